@@ -38,3 +38,27 @@ def mirror_dir() -> Path:
             return candidate
         pytest.fail("set MLAPPS_DATA_MIRROR to the offline dataset mirror (../shared/datasets)")
     return settings.data_mirror_dir
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Debian chromium driven by Playwright, shared by the browser tests."""
+    from tests.support.browser import chromium
+
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page whose console errors and failed asset requests are checked at the end."""
+    from tests.support.browser import PageProblems
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = PageProblems()
+    problems.attach(page)
+    page.problems = problems
+    yield page
+    context.close()
+    problems.assert_clean()
