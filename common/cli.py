@@ -183,9 +183,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         urls = []
         for app in apps:
-            argv = app.prod_argv(port=app.port) if args.prod else app.dev_argv(port=app.port)
+            port = app.port + args.port_offset
+            argv = app.prod_argv(port=port) if args.prod else app.dev_argv(port=port)
             processes.append(subprocess.Popen(argv))
-            urls.append((app, f"http://127.0.0.1:{app.port}"))
+            urls.append((app, f"http://127.0.0.1:{port}"))
         for app, url in urls:
             if not _wait_healthy(url + app.health_path, process=processes[apps.index(app)]):
                 print(f"[demo] {app.name} did not become healthy", file=sys.stderr)
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--apps", nargs="*", help="only these apps")
     demo.add_argument("--prod", action="store_true", help="gunicorn instead of development servers")
     demo.add_argument("--quick", action="store_true", help="lighter training evaluation")
+    demo.add_argument("--port-offset", type=int, default=0, help="added to every app's usual port")
     demo.set_defaults(handler=cmd_demo)
 
     tokens = sub.add_parser("tokens", help="API tokens of an app (stored hashed)")
