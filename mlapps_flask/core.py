@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -16,8 +15,6 @@ from markupsafe import Markup, escape
 from common.settings import get_settings
 
 from .errors import ProblemError, errors_install
-
-logger = logging.getLogger("mlapps_flask")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
