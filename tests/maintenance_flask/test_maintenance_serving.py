@@ -1,0 +1,99 @@
+"""The app served for real: concurrent ingestion over HTTP, the simulator client, the CLI commands."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import requests
+from flask import Flask
+
+from common.cli import main as mlapps_main
+from tests.maintenance_flask.support import HEALTHY_READING, POWER_FAILURE_READING, at, telemetry
+from tests.support.servers import wsgi_server
+
+
+def test_concurrent_clients_over_http_lose_nothing(app: Flask, auth: dict) -> None:
+    errors: list[str] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    with wsgi_server(app) as base:
+
+        def client(index: int) -> None:
+            machine = f"cnc-{index % 4}"
+            session = requests.Session()
+            session.headers.update(auth)
+            # Two clients per machine with overlapping timestamps; each batch is also resent once.
+            seconds = list(range(index // 4 * 15, index // 4 * 15 + 30))
+            start.wait()
+            for chunk in range(0, 30, 6):
+                batch = [telemetry(POWER_FAILURE_READING if s == 17 else HEALTHY_READING, at=at(s))
+                         for s in seconds[chunk:chunk + 6]]
+                for _ in range(2):
+                    response = session.post(f"{base}/api/v1/machines/{machine}/readings", json=batch, timeout=60)
+                    with lock:
+                        statuses.append(response.status_code)
+                        if response.status_code != 200:
+                            errors.append(response.text)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors[:3]
+        assert statuses == [200] * 80
+        fleet = requests.get(f"{base}/api/v1/machines", timeout=10).json()
+        assert fleet["total"] == 4
+        assert [m["readings"] for m in fleet["items"]] == [45, 45, 45, 45]  # 0-29 and 15-44: 45 distinct each
+        open_alerts = requests.get(f"{base}/api/v1/alerts?open=true&page_size=50", timeout=10).json()
+        assert sorted(a["machine_id"] for a in open_alerts["items"]) == ["cnc-0", "cnc-1", "cnc-2", "cnc-3"]
+
+
+def test_the_simulator_streams_machines_that_raise_alerts(app: Flask, capsys: Any) -> None:
+    """Without --token the simulator makes its own token in the local database (as in `mlapps demo`)."""
+    with wsgi_server(app) as base:
+        code = mlapps_main(["simulate", "maintenance", "--machines", "4", "--rate", "20", "--count", "3",
+                            "--backfill", "40", "--url", base, "--seed", "1"])
+        assert code == 0
+        fleet = requests.get(f"{base}/api/v1/machines", timeout=10).json()
+        assert sorted(m["machine_id"] for m in fleet["items"]) == [f"machine-0{i}" for i in range(1, 5)]
+        assert all(m["readings"] == 43 for m in fleet["items"])
+        assert all(m["latest_rul_cycles"] is not None for m in fleet["items"])
+        alerts = requests.get(f"{base}/api/v1/alerts", timeout=10).json()
+        assert alerts["total"] >= 1
+    output = capsys.readouterr().out
+    assert "created API token 'mlapps-simulate'" in output and "stored 172" in output
+
+
+def test_the_simulator_with_a_wrong_token_stores_nothing(app: Flask, capsys: Any) -> None:
+    with wsgi_server(app) as base:
+        code = mlapps_main(["simulate", "maintenance", "--machines", "1", "--rate", "50", "--count", "1",
+                            "--backfill", "2", "--url", base, "--token", "mlapps_wrong", "--quiet"])
+        assert code == 1
+        assert requests.get(f"{base}/api/v1/machines", timeout=10).json()["total"] == 0
+    assert "HTTP 401" in capsys.readouterr().out
+
+
+def test_the_simulator_reports_an_unreachable_app(capsys: Any) -> None:
+    from common.maintenance import simulate
+
+    client = simulate.TelemetryClient(url="http://127.0.0.1:9", token=None, timeout=1)
+    assert not client.readings_send(machine_id="m", readings=[telemetry(HEALTHY_READING, at=at(0))])
+    assert client.failures == 1 and "ConnectionError" in (client.last_error or "")
+    assert mlapps_main(["simulate", "maintenance", "--rate", "0"]) == 2
+
+
+def test_init_db_command_creates_the_tables(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0 and "tables ready" in result.output
+
+
+def test_production_entry_points_import() -> None:
+    import maintenance_flask.gunicorn_conf as conf
+    import maintenance_flask.wsgi as wsgi
+
+    assert wsgi.app.name == "maintenance_flask"
+    assert conf.worker_class == "sync" and conf.preload_app is True
