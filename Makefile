@@ -30,13 +30,29 @@ system-deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 demo: install
-	$(BIN)/mlapps demo
+	$(BIN)/mlapps demo --quick
 
 test: install-dev system-deps
 	$(BIN)/python -m pytest
 
+# Flask vs Django under gunicorn: wrk drives the load when installed (Debian package), else a Python client.
+COMPARE_ARGS ?=
 compare: install-dev
-	$(BIN)/mlapps compare
+	@command -v wrk >/dev/null || { \
+		echo "installing Debian wrk for the load generator"; \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "wrk could not be installed: the Python load generator is used"; }
+	$(BIN)/mlapps compare $(COMPARE_ARGS)
+
+# Schemathesis against every app served by gunicorn, >= 500 examples per operation (reports/fuzz.json).
+FUZZ_ARGS ?=
+fuzz: install-dev
+	$(BIN)/python benchmarks/fuzz.py $(FUZZ_ARGS)
+
+# 60 s at concurrency 32 per app: errors, p99, memory drift, acknowledged writes vs rows (reports/soak.json).
+SOAK_ARGS ?=
+soak: install-dev
+	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
 
 quality: install-dev
 	$(BIN)/python benchmarks/credit_quality.py

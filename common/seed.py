@@ -176,15 +176,20 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: `json.loads(..., parse_constant=...)` would build a decoder on every request.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def seed_features_from_body(*, raw: bytes) -> list[float]:
-    """Features of a raw JSON body; malformed JSON is a 400 problem like a bad feature."""
+    """Features of a raw (UTF-8) JSON body; malformed JSON is a 400 problem like a bad feature."""
     try:
-        payload = json.loads(raw, parse_constant=_refuse_constant)
+        payload = _JSON_DECODER.decode(raw.decode("utf-8-sig"))
     except json.JSONDecodeError as exc:
         message = f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         raise SeedInputError([{"field": "(body)", "message": message}]) from None
     except (ValueError, RecursionError) as exc:  # NaN/Infinity, bad UTF-8, absurd nesting
-        raise SeedInputError([{"field": "(body)", "message": f"malformed JSON: {_shorten(str(exc), limit=80)}"}]) from None
+        message = f"malformed JSON: {_shorten(str(exc), limit=80)}"
+        raise SeedInputError([{"field": "(body)", "message": message}]) from None
     return seed_features_from_json(payload=payload)
 
 

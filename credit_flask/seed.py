@@ -10,6 +10,7 @@ features are documented in `common/seed.py`.
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -32,11 +33,6 @@ from common.seed import (
 )
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-def _not_features() -> SeedInputError:
-    return SeedInputError(
-        [{"field": "(body)", "message": 'send JSON {"features": [10 numbers]} with Content-Type: application/json, '
-          f"or form fields {FORM_FIELDS[0]} ... {FORM_FIELDS[-1]}"}]
-    )
 
 seed_api = mf.ApiBlueprint("seed", __name__)
 
@@ -51,6 +47,12 @@ def _service_attach(state: BlueprintSetupState) -> None:
 
 def seed_service(app: Flask | None = None) -> SeedService:
     return (app or current_app).extensions["seed"]
+
+
+def _not_features() -> SeedInputError:
+    message = (f'send JSON {{"features": [10 numbers]}} with Content-Type: application/json, '
+               f"or form fields {FORM_FIELDS[0]} ... {FORM_FIELDS[-1]}")
+    return SeedInputError([{"field": "(body)", "message": message}])
 
 
 def _features_read() -> list[float]:
@@ -84,7 +86,8 @@ def seed_predict() -> Any:
         features = _features_read()
     except SeedInputError as exc:
         return mf.problem_response(seed_problem(error=exc))
-    return seed_service().prediction_create(features=features)
+    answer = seed_service().prediction_create(features=features)
+    return current_app.response_class(json.dumps(answer), mimetype="application/json")
 
 
 def _seed_wrong_method() -> Any:

@@ -1,0 +1,1 @@
+"""Reference servers for `mlapps compare`: the HTTP floor and the article's Flask app."""

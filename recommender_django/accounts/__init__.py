@@ -1,0 +1,1 @@
+"""Accounts: API tokens (stored hashed) and sign-up."""

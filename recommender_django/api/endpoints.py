@@ -1,0 +1,301 @@
+"""API endpoints: parse, call one query or service, render.  Errors are problem+json."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI, Path, Query, Status
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from common.problems import PROBLEM_CONTENT_TYPE, field_errors_from_pydantic, problem_body, validation_problem
+from common.recommender.model import MAX_K, SIMILAR_K
+from common.registry import ModelUnavailableError
+from recommender_django.api.auth import AUTH, requester
+from recommender_django.api.schemas import (
+    ModelOut,
+    MovieBrief,
+    MovieDetailOut,
+    MovieOut,
+    MoviePageOut,
+    PopularOut,
+    PredictIn,
+    PredictOut,
+    Problem,
+    RatingIn,
+    RatingOut,
+    RatingPageOut,
+    RecommendationListOut,
+    SimilarListOut,
+)
+from recommender_django.modelops.recommendations import (
+    model_metadata,
+    popular_movies,
+    rating_prediction,
+    similar_movies,
+    user_recommendations,
+)
+from recommender_django.movies.models import Movie, Rating
+from recommender_django.movies.selectors import (
+    RatingStats,
+    genre_list,
+    movie_page,
+    movie_rating_stats,
+    user_rating_of,
+    user_ratings,
+)
+from recommender_django.movies.services import RatingValueError, rating_delete, rating_upsert
+
+logger = logging.getLogger("recommender_django.api")
+MAX_PAGE_SIZE = 100
+MAX_ID = 2**31 - 1
+
+api = NinjaAPI(
+    title="mlapps movie recommender",
+    version="1.0.0",
+    description=(
+        "Movies, ratings and recommendations.  Rating endpoints need `Authorization: Bearer <token>` "
+        "(`mlapps tokens create recommender NAME`) or a logged-in session with its CSRF token.  "
+        "Every error is an RFC 9457 problem+json document naming the bad fields."
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 413: Problem, 422: Problem, 503: Problem}
+
+
+# --------------------------------------------------------------------------- errors
+def _problem(status: int, detail: str | None = None, **extra: object) -> HttpResponse:
+    return JsonResponse(problem_body(status=status, detail=detail, **extra), status=status,
+                        content_type=PROBLEM_CONTENT_TYPE)
+
+
+def field_problem(status: int, field: str, message: str) -> HttpResponse:
+    return _problem(status, message, errors=[{"field": field, "message": message}])
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    cleaned = []
+    for error in exc.errors:
+        location = list(error.get("loc", ()))
+        if location and location[0] in ("query", "path", "body", "header", "cookie", "form"):
+            location = location[1:]
+        if location and location[0] == "payload":
+            location = location[1:]
+        cleaned.append({**error, "loc": location})
+    body = validation_problem(field_errors_from_pydantic(cleaned))
+    return JsonResponse(body, status=422, content_type=PROBLEM_CONTENT_TYPE)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = _problem(401, "authentication required: send 'Authorization: Bearer <token>' or log in")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="recommender"'
+    return response
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _problem(exc.status_code, str(exc))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _problem(404, str(exc) or "not found")
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _problem(413, "request body too large")
+
+
+@api.exception_handler(ModelUnavailableError)
+def on_model_unavailable(request: HttpRequest, exc: ModelUnavailableError) -> HttpResponse:
+    response = _problem(503, str(exc))
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+@api.exception_handler(DatabaseError)
+def on_database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    logger.exception("database error on %s", request.path)
+    response = _problem(503, "the database is unavailable; try again shortly")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unexpected error on %s", request.path)
+    return _problem(500, "unexpected error; it has been logged")
+
+
+# --------------------------------------------------------------------------- helpers
+def brief(movie: Movie) -> MovieBrief:
+    return MovieBrief(id=movie.id, title=movie.title, year=movie.year, genres=movie.genre_list)
+
+
+def movie_out(movie: Movie, stats: RatingStats) -> MovieOut:
+    return MovieOut(id=movie.id, title=movie.title, year=movie.year, genres=movie.genre_list,
+                    movielens_id=movie.movielens_id, rating_count=stats.count,
+                    rating_mean=round(stats.mean, 3) if stats.mean is not None else None)
+
+
+def movie_or_404(movie_id: int, *, field: str = "movie_id") -> Movie:
+    movie = Movie.objects.filter(pk=movie_id).first()
+    if movie is None:
+        raise HttpError(404, f"no movie with id {movie_id} ({field})")
+    return movie
+
+
+def genre_checked(genre: str | None) -> str | None:
+    if genre is None or genre == "":
+        return None
+    known = genre_list()
+    if genre not in known:
+        raise ValidationError([{"loc": ("query", "genre"), "msg": f"unknown genre {genre!r}; choose from {', '.join(known)}"}])
+    return genre
+
+
+def user_visible_or_error(*, target_id: int, request: HttpRequest) -> AbstractBaseUser:
+    """The target user, if the caller may see their recommendations: MovieLens raters are public
+    research data; anyone else only to themselves (token or session) and to staff."""
+    target = get_user_model().objects.filter(pk=target_id).select_related("imported_rater").first()
+    if target is None:
+        raise HttpError(404, f"no user with id {target_id} (user_id)")
+    if hasattr(target, "imported_rater"):
+        return target
+    caller = requester(request)
+    if caller is None:
+        raise AuthenticationError()
+    if caller.pk != target.pk and not caller.is_staff:
+        raise HttpError(403, f"user {target_id}'s recommendations are private (user_id)")
+    return target
+
+
+# --------------------------------------------------------------------------- movies
+@api.get("/movies", response={200: MoviePageOut, **ERRORS}, tags=["movies"], summary="Search the catalogue")
+def movies_list(
+    request: HttpRequest,
+    q: str | None = Query(None, max_length=200, description="words in the title"),
+    genre: str | None = Query(None, max_length=50),
+    page: int = Query(1, ge=1, le=100_000),
+    page_size: int = Query(20, ge=1, le=MAX_PAGE_SIZE),
+) -> MoviePageOut:
+    found = movie_page(query=q, genre=genre_checked(genre), page=page, page_size=page_size)
+    return MoviePageOut(items=[movie_out(m, found.stats[m.id]) for m in found.items], page=found.page,
+                        page_size=found.page_size, total=found.total, pages=found.pages)
+
+
+@api.get("/genres", response={200: list[str]}, tags=["movies"], summary="Every genre in the catalogue")
+def genres(request: HttpRequest) -> list[str]:
+    return genre_list()
+
+
+@api.get("/movies/{movie_id}", response={200: MovieDetailOut, **ERRORS}, tags=["movies"], summary="One movie")
+def movie_detail(request: HttpRequest, movie_id: int = Path(..., ge=1, le=MAX_ID)) -> MovieDetailOut:
+    movie = movie_or_404(movie_id)
+    stats = movie_rating_stats(movie_ids=[movie.id])[movie.id]
+    caller = requester(request)
+    own = user_rating_of(user_id=caller.pk if caller else None, movie_id=movie.id)
+    return MovieDetailOut(**movie_out(movie, stats).model_dump(), your_rating=own.value if own else None)
+
+
+@api.get("/movies/{movie_id}/similar", response={200: SimilarListOut, **ERRORS}, tags=["recommendations"],
+         summary="Movies like this one (collaborative + content similarity)")
+def movie_similar(
+    request: HttpRequest, movie_id: int = Path(..., ge=1, le=MAX_ID), k: int = Query(10, ge=1, le=SIMILAR_K)
+) -> SimilarListOut:
+    movie = movie_or_404(movie_id)
+    found = similar_movies(movie=movie, k=k)
+    return SimilarListOut(movie_id=movie.id, model_version=found.model_version,
+                          items=[{"movie": brief(s.movie), "similarity": round(s.similarity, 4)} for s in found.items])
+
+
+@api.get("/popular", response={200: list[PopularOut], **ERRORS}, tags=["recommendations"],
+         summary="Popular movies by damped mean rating (what anonymous users see)")
+def popular(request: HttpRequest, k: int = Query(10, ge=1, le=MAX_K), genre: str | None = Query(None, max_length=50)) -> list[PopularOut]:
+    return [PopularOut(movie=brief(m), score=round(s, 4)) for m, s in popular_movies(k=k, genre=genre_checked(genre))]
+
+
+# --------------------------------------------------------------------------- recommendations
+@api.get("/users/{user_id}/recommendations", response={200: RecommendationListOut, **ERRORS},
+         tags=["recommendations"],
+         summary="Top-k movies for a user, from their ratings right now",
+         description="MovieLens raters are public; other users see only their own (token or session).")
+def recommendations(
+    request: HttpRequest,
+    user_id: int = Path(..., ge=1, le=MAX_ID),
+    k: int = Query(10, ge=1, le=MAX_K),
+    genre: str | None = Query(None, max_length=50),
+) -> RecommendationListOut:
+    target = user_visible_or_error(target_id=user_id, request=request)
+    found = user_recommendations(user_id=target.pk, k=k, genre=genre_checked(genre))
+    return RecommendationListOut(
+        user_id=target.pk, source=found.source, rated=found.rated, model_version=found.model_version,
+        items=[{"movie": brief(r.movie), "score": round(r.score, 4), "reason": r.reason,
+                "because": [brief(b) for b in r.because]} for r in found.items],
+    )
+
+
+@api.post("/ratings/predict", response={200: PredictOut, **ERRORS}, tags=["recommendations"],
+          summary="Predicted stars of a movie for a user (Surprise model, folded in if they rated since training)")
+def ratings_predict(request: HttpRequest, payload: PredictIn) -> PredictOut:
+    target = user_visible_or_error(target_id=payload.user_id, request=request)
+    movie = movie_or_404(payload.movie_id)
+    prediction = rating_prediction(user_id=target.pk, movie_id=movie.id)
+    return PredictOut(user_id=target.pk, movie_id=movie.id, estimate=round(prediction.estimate, 4),
+                      source=prediction.source, algorithm=prediction.algorithm,
+                      model_version=prediction.model_version)
+
+
+# --------------------------------------------------------------------------- ratings
+def rating_out(rating: Rating) -> RatingOut:
+    return RatingOut(movie=brief(rating.movie), value=rating.value, created_at=rating.created_at.isoformat(),
+                     updated_at=rating.updated_at.isoformat())
+
+
+@api.post("/ratings", response={200: RatingOut, 201: RatingOut, **ERRORS}, auth=AUTH, tags=["ratings"],
+          summary="Rate a movie (replaces your earlier rating of it)")
+def ratings_create(request: HttpRequest, payload: RatingIn) -> Status:
+    movie = movie_or_404(payload.movie_id)
+    try:
+        rating, created = rating_upsert(user=request.auth, movie=movie, value=payload.value)
+    except RatingValueError as exc:
+        raise ValidationError([{"loc": ("body", "payload", "value"), "msg": str(exc)}]) from exc
+    return Status(201 if created else 200, rating_out(rating))
+
+
+@api.delete("/ratings/{movie_id}", response={204: None, **ERRORS}, auth=AUTH, tags=["ratings"],
+            summary="Remove your rating of a movie")
+def ratings_delete(request: HttpRequest, movie_id: int = Path(..., ge=1, le=MAX_ID)) -> Status:
+    if not rating_delete(user=request.auth, movie_id=movie_id):
+        raise HttpError(404, f"you have not rated movie {movie_id} (movie_id)")
+    return Status(204, None)
+
+
+@api.get("/me/ratings", response={200: RatingPageOut, **ERRORS}, auth=AUTH, tags=["ratings"],
+         summary="Your ratings, newest first")
+def my_ratings(request: HttpRequest, page: int = Query(1, ge=1, le=100_000),
+               page_size: int = Query(50, ge=1, le=MAX_PAGE_SIZE)) -> RatingPageOut:
+    ratings = user_ratings(user_id=request.auth.pk)
+    total = ratings.count()
+    items = list(ratings[(page - 1) * page_size: page * page_size])
+    return RatingPageOut(items=[rating_out(r) for r in items], page=page, page_size=page_size, total=total,
+                         pages=max(1, -(-total // page_size)))
+
+
+# --------------------------------------------------------------------------- model
+@api.get("/model", response={200: ModelOut, **ERRORS}, tags=["model"],
+         summary="The model being served: algorithm, quality figures and how they were measured")
+def model_info(request: HttpRequest) -> ModelOut:
+    meta = model_metadata()
+    return ModelOut(name=str(meta.get("name", "recommender")), version=str(meta["version"]),
+                    algorithm=meta.get("algorithm"), created=meta.get("created"), metrics=meta.get("metrics") or {},
+                    evaluation=meta.get("evaluation") or {}, training_data=meta.get("training_data") or {},
+                    params=meta.get("params") or {})

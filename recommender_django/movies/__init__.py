@@ -1,0 +1,1 @@
+"""Movies, ratings and the MovieLens import."""

@@ -1,0 +1,101 @@
+"""Reads of movies and ratings (selectors), shaped for the API and the pages."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable
+
+from django.db.models import Avg, Count, Q, QuerySet
+
+from common.recommender.content import genres_parse
+from recommender_django.movies.models import Movie, Rating
+
+_GENRE_CACHE: dict[str, tuple[float, list[str]]] = {}
+GENRE_CACHE_SECONDS = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RatingStats:
+    count: int
+    mean: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class MoviePage:
+    items: list[Movie]
+    stats: dict[int, RatingStats]
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def genre_filter(*, genre: str) -> Q:
+    """Exact genre match inside the '|'-separated list (no 'Drama' hit for 'Dramatic')."""
+    return (Q(genres=genre) | Q(genres__startswith=f"{genre}|") | Q(genres__endswith=f"|{genre}")
+            | Q(genres__contains=f"|{genre}|"))
+
+
+def genre_list() -> list[str]:
+    """Every genre in the catalogue, sorted (cached for a few seconds per process)."""
+    cached = _GENRE_CACHE.get("all")
+    if cached and time.monotonic() - cached[0] < GENRE_CACHE_SECONDS:
+        return cached[1]
+    found: set[str] = set()
+    for text in Movie.objects.values_list("genres", flat=True).distinct():
+        found.update(genres_parse(text=text))
+    genres = sorted(found)
+    _GENRE_CACHE["all"] = (time.monotonic(), genres)
+    return genres
+
+
+def genre_cache_clear() -> None:
+    _GENRE_CACHE.clear()
+
+
+def movie_queryset(*, query: str | None = None, genre: str | None = None) -> QuerySet[Movie]:
+    movies = Movie.objects.all()
+    if query:
+        movies = movies.filter(title__icontains=query.strip())
+    if genre:
+        movies = movies.filter(genre_filter(genre=genre))
+    return movies
+
+
+def movie_rating_stats(*, movie_ids: Iterable[int]) -> dict[int, RatingStats]:
+    ids = list(movie_ids)
+    rows = (Rating.objects.filter(movie_id__in=ids).values("movie_id")
+            .annotate(count=Count("id"), mean=Avg("value")))
+    stats = {row["movie_id"]: RatingStats(count=row["count"], mean=row["mean"]) for row in rows}
+    return {movie_id: stats.get(movie_id, RatingStats(count=0, mean=None)) for movie_id in ids}
+
+
+def movie_page(*, query: str | None, genre: str | None, page: int, page_size: int) -> MoviePage:
+    movies = movie_queryset(query=query, genre=genre).order_by("title", "id")
+    total = movies.count()
+    items = list(movies[(page - 1) * page_size: page * page_size])
+    return MoviePage(items=items, stats=movie_rating_stats(movie_ids=[m.id for m in items]),
+                     page=page, page_size=page_size, total=total)
+
+
+def movies_by_id(*, movie_ids: Iterable[int]) -> dict[int, Movie]:
+    return Movie.objects.only("id", "title", "year", "genres").in_bulk(list(movie_ids))
+
+
+def user_rating_map(*, user_id: int) -> dict[int, float]:
+    """{movie id: stars} of every rating the user has now (the recommender's view of a user)."""
+    return dict(Rating.objects.filter(user_id=user_id).values_list("movie_id", "value"))
+
+
+def user_ratings(*, user_id: int) -> QuerySet[Rating]:
+    return Rating.objects.filter(user_id=user_id).select_related("movie").order_by("-updated_at", "-id")
+
+
+def user_rating_of(*, user_id: int | None, movie_id: int) -> Rating | None:
+    if user_id is None:
+        return None
+    return Rating.objects.filter(user_id=user_id, movie_id=movie_id).first()

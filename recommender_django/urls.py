@@ -1,0 +1,22 @@
+"""URL map: pages, API (/api/, docs at /api/docs), admin, health checks."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from recommender_django.api.endpoints import api
+from recommender_django.web import health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    # --- seed app (comparison issue) -------------------------------------------------------
+    # The seed app adds its article-compatible endpoint here, before the API catch-all:
+    path("api/predict/", include("recommender_django.seed.urls")),
+    # `POST /api/predict/` is reserved for it; the recommender API never uses that path.
+    # -----------------------------------------------------------------------------------------
+    path("api/", api.urls),
+    path("", include("recommender_django.web.urls")),
+]

@@ -1,0 +1,1 @@
+"""Server-rendered pages (Django templates, local assets only) and health checks."""
