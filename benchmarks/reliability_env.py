@@ -95,12 +95,12 @@ VARY_EPOCH = 1_700_000_000  # timestamps of varied requests start here (2023-11-
 _SINGLE_REQUESTS = itertools.count(900_000_000 + int(time.time() * 1000) % 10**7)
 
 
-def vary_text(text: str, *, n: int, connection: int, modulo: int | None = None) -> str:
+def vary_text(text: str, *, n: int, connection: int, choices: Sequence[int] = ()) -> str:
     """Fill the placeholders of a varied request (see `Call.vary`)."""
     import datetime as dt
 
-    if modulo:
-        n = n % modulo + 1
+    if choices:
+        n = choices[n % len(choices)]
     stamp = dt.datetime.fromtimestamp(VARY_EPOCH + n, dt.UTC).isoformat()
     return (text.replace('"__N__"', str(n)).replace("__N__", str(n)).replace("__TS__", stamp)
             .replace("__C__", str(connection)))
@@ -120,7 +120,7 @@ class Call:
     # and the JSON body, "__N__" (quoted or not) is a number unique to the request, "__TS__" an ISO
     # timestamp unique to it, "__C__" the number of the connection sending it.
     vary: bool = False
-    vary_modulo: int | None = None  # "__N__" stays in 1..vary_modulo (e.g. existing movie ids)
+    vary_choices: tuple[int, ...] = ()  # when given, "__N__" takes these values in turn (e.g. existing ids)
 
     def encoded(self, *, n: int = 1, connection: int = 0) -> tuple[bytes | None, dict[str, str]]:
         headers: dict[str, str] = {}
@@ -133,11 +133,11 @@ class Call:
         headers["Content-Type"] = self.content_type or "application/json"
         data = json.dumps(self.body)
         if self.vary:
-            data = vary_text(data, n=n, connection=connection, modulo=self.vary_modulo)
+            data = vary_text(data, n=n, connection=connection, choices=self.vary_choices)
         return data.encode(), headers
 
     def path_for(self, *, n: int = 1, connection: int = 0) -> str:
-        return vary_text(self.path, n=n, connection=connection, modulo=self.vary_modulo) if self.vary else self.path
+        return vary_text(self.path, n=n, connection=connection, choices=self.vary_choices) if self.vary else self.path
 
     def send(self, base_url: str, *, token: str | None = None, headers: Mapping[str, str] | None = None,
              timeout: float = 30.0) -> Reply:
@@ -175,6 +175,8 @@ class AppProfile:
     write_target: WriteTarget
     model_free_paths: tuple[str, ...]  # GET pages that keep working without a model
     html_paths: tuple[str, ...]  # HTML pages (security headers are checked on them)
+    # (table, column) whose values the write's "__N__" takes, read from the app's database (existing ids)
+    write_choices: tuple[str, str] | None = None
 
 
 # Filled in per app below (see the end of this module).
@@ -218,7 +220,24 @@ class PreparedApp:
 
     @property
     def profile(self) -> AppProfile:
-        return app_profiles()[self.name]
+        """The app's profile, its write filled in with values from this app's database when it needs some."""
+        profile = app_profiles()[self.name]
+        if profile.write_choices is None:
+            return profile
+        table, column = profile.write_choices
+        values = tuple(self.column_values(table=table, column=column, limit=1000))
+        return dataclasses.replace(profile, write=dataclasses.replace(profile.write, vary_choices=values))
+
+    def column_values(self, *, table: str, column: str, limit: int) -> list[Any]:
+        import sqlalchemy as sa
+
+        engine = self.engine()
+        try:
+            with engine.connect() as conn:
+                tbl = sa.Table(table, sa.MetaData(), autoload_with=conn)
+                return list(conn.execute(sa.select(tbl.c[column]).order_by(tbl.c[column]).limit(limit)).scalars())
+        finally:
+            engine.dispose()
 
     def run(self, argv: Sequence[str], *, check: bool = True, timeout: float = 600,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -617,8 +636,8 @@ PROFILES["recommender"] = AppProfile(
     predict=Call("POST", "/api/ratings/predict", body={"user_id": 1, "movie_id": 1}, auth=True),
     read=Call("GET", "/api/movies?page_size=20", auth=True),
     # a rating replaces the user's earlier one of that movie: every request rates another movie
-    write=Call("POST", "/api/ratings", body={"movie_id": "__N__", "value": 4.0}, auth=True, vary=True,
-               vary_modulo=1000),
+    write=Call("POST", "/api/ratings", body={"movie_id": "__N__", "value": 4.0}, auth=True, vary=True),
+    write_choices=("movies_movie", "id"),  # MovieLens ids have gaps: rate movies that exist
     write_target=WriteTarget(table="movies_rating", id_column="movie_id", id_key="movie.id",
                              owner=("user_id", "auth_user", "username")),
     model_free_paths=("/healthz", "/api/openapi.json", "/api/movies", "/movies/", "/accounts/login/"),

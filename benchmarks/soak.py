@@ -108,9 +108,9 @@ def _connection_loop(*, port: int, calls: list[dict[str, Any]], index: int, stop
         body, path = call["body"], call["path"]
         if call["vary"]:  # distinct requests: each connection counts up from its own offset
             n = index * 7919 + turn
-            path = vary_text(path, n=n, connection=index, modulo=call["vary_modulo"])
+            path = vary_text(path, n=n, connection=index, choices=call["vary_choices"])
             if body is not None:
-                body = vary_text(body.decode(), n=n, connection=index, modulo=call["vary_modulo"]).encode()
+                body = vary_text(body.decode(), n=n, connection=index, choices=call["vary_choices"]).encode()
         try:
             client.request(call["method"], path, body=body, headers=call["headers"])
             response = client.getresponse()
@@ -197,7 +197,7 @@ def load_run(
             "kind": item.kind, "method": item.call.method, "path": item.call.path, "body": body, "headers": headers,
             "writes": item.write is not None, "id_key": item.write.id_key if item.write else None,
             "count_key": item.write.count_key if item.write else None, "vary": item.call.vary,
-            "vary_modulo": item.call.vary_modulo,
+            "vary_choices": item.call.vary_choices,
         })
     processes = max(1, min(processes, concurrency))
     shares = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]

@@ -102,9 +102,14 @@ def _inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- scoring
+# Scoring writes to the decision log, so in production it needs an API token like every write;
+# development and test servers keep it open for the demo and for trying the API by hand.
+SCORING_NEEDS_TOKEN = get_settings().mode == "production"
+
+
 @api.operation(
     "POST", "/score", summary="Score one applicant", tags=["scoring"], request_body=_ServedModelBody(batch=False),
-    responses={200: ScoreOut}, problems=(415,),
+    responses={200: ScoreOut}, problems=(415,), auth=SCORING_NEEDS_TOKEN,
     description="Probability of default, scorecard points, grade A-E, decision and up to 4 reason codes. "
     "The decision is stored in the decision log.",
 )
@@ -127,7 +132,7 @@ def score_create() -> ScoreOut:
                                     "file with result columns and an `errors` column appended.",
                      "content": {"application/json": {"schema": _inline_definitions(BatchOut.model_json_schema())}},
                      }},
-    problems=(415,),
+    problems=(415,), auth=SCORING_NEEDS_TOKEN,
     description="Rows with errors are reported per row while the good rows are scored and logged.",
 )
 def score_batch() -> Any:

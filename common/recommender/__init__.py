@@ -9,6 +9,7 @@ The pieces, each in its own module:
   arrays that predict for trained users and fold in users who rated since training.
 - `model`: the servable `RecommenderModel` (one registry version) and its queries:
   recommendations, similar movies, popular movies, rating estimates.
+- `build`: fit every part from a ratings frame and a movies frame (artifact + arrays).
 - `evaluation`: the published evaluation protocols (Surprise k-fold RMSE, per-user
   stratified top-N ranking split).
 - `training`: build a model from ratings + movies and register it (`RECIPE`).

@@ -53,7 +53,21 @@ logger = logging.getLogger("recommender_django.api")
 MAX_PAGE_SIZE = 100
 MAX_ID = 2**31 - 1
 
-api = NinjaAPI(
+class ProblemAwareAPI(NinjaAPI):
+    """Documents every 4xx/5xx answer as `application/problem+json`, the type they are sent with."""
+
+    def get_openapi_schema(self, **kwargs: object):  # noqa: ANN201 (ninja's OpenAPISchema)
+        schema = super().get_openapi_schema(**kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content")
+                    if str(status)[:1] in ("4", "5") and content and "application/json" in content:
+                        response["content"] = {PROBLEM_CONTENT_TYPE: content["application/json"]}
+        return schema
+
+
+api = ProblemAwareAPI(
     title="mlapps movie recommender",
     version="1.0.0",
     description=(

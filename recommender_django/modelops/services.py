@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -92,10 +93,12 @@ def training_run_start(*, algorithm: str, requested_by: AbstractBaseUser | None)
         run.refresh_from_db()
         return run
     settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "recommender_django.settings.development")
-    subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
+    process = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
         [sys.executable, "-m", "django", "train_recommender", "--run", str(run.id), f"--settings={settings_module}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
+    # Reap it when it ends, so a long-lived worker does not collect zombie processes.
+    threading.Thread(target=process.wait, name=f"training-run-{run.id}", daemon=True).start()
     return run
 
 

@@ -59,8 +59,9 @@ def genre_cache_clear() -> None:
 
 def movie_queryset(*, query: str | None = None, genre: str | None = None) -> QuerySet[Movie]:
     movies = Movie.objects.all()
+    query = (query or "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
     if query:
-        movies = movies.filter(title__icontains=query.strip())
+        movies = movies.filter(title__icontains=query)
     if genre:
         movies = movies.filter(genre_filter(genre=genre))
     return movies

@@ -32,6 +32,7 @@ def test_movie_search_filters_by_title_and_genre_and_pages(client: Client) -> No
     assert all("star wars" in m["title"].lower() for m in found["items"])
     horror = client.get("/api/movies", {"genre": "Horror", "page_size": 50}).json()
     assert horror["items"] and all("Horror" in m["genres"] for m in horror["items"])
+    assert client.get("/api/movies", {"q": "toy\x00 story"}).status_code == 200  # NUL: PostgreSQL refuses it in text
     second = client.get("/api/movies", {"page": 2, "page_size": 5}).json()
     first = client.get("/api/movies", {"page": 1, "page_size": 5}).json()
     assert {m["id"] for m in first["items"]}.isdisjoint(m["id"] for m in second["items"])
@@ -216,6 +217,8 @@ def test_openapi_document_and_local_docs_page(client: Client) -> None:
             "/api/users/{user_id}/recommendations", "/api/ratings", "/api/ratings/{movie_id}", "/api/me/ratings",
             "/api/ratings/predict", "/api/model"} <= paths
     assert "/api/predict/" not in paths  # reserved for the seed app
+    errors = spec["paths"]["/api/ratings"]["post"]["responses"]["422"]["content"]
+    assert list(errors) == ["application/problem+json"]
     docs = client.get("/api/docs")
     html = docs.content.decode()
     assert docs.status_code == 200 and "/static/ninja/swagger-ui-bundle.js" in html and "cdn" not in html.lower()

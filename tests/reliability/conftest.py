@@ -137,6 +137,14 @@ class Pool:
         server.wait_up()
         return server
 
+    def restart(self, name: str) -> AppServer:
+        """Stop the shared server of `name` and start it again (same store, same database)."""
+        with self._lock:
+            old = self._servers.pop(name, None)
+        if old is not None:
+            old.stop()
+        return self.served(name)
+
     def close(self) -> None:
         for server in self._servers.values():
             server.stop()

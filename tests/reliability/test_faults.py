@@ -1,25 +1,24 @@
 """Faults injected into really served apps: a damaged model, promotion under load, the database
 going away, training killed mid-run.  (A gunicorn worker killed under load: test_soak.py.)
 
-Each test works on its own copy of the session's prepared app (`prepared.clone`), so the
-damage stays there.
+The model tests work on the session's shared server and store and put the good version back;
+the outage works on a copy of the prepared app with its own PostgreSQL database.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from benchmarks.reliability_env import (
-    AppServer, PreparedApp, Reply, artifact_corrupt, current_version, http_call, token_create, version_copy,
+    PreparedApp, Reply, artifact_corrupt, current_version, http_call, token_create, version_copy,
 )
 from benchmarks.soak import LoadCall, load_run
 from common.apps import get_app
+from common.registry import ModelRegistry
 from tests.reliability.conftest import APPS
 from tests.reliability.helpers import (
     TcpProxy, postgres_database, postgres_target, postgres_url, server_running, wait_steady,
@@ -54,37 +53,14 @@ def check_damaged(base_url: str, prepared: PreparedApp, model: str) -> None:
         assert page.status == 200, (path, page.status, page.text[:300])
 
 
-@dataclasses.dataclass
-class Served:
-    """A copy of an app prepared for this module, and its current server (a test may restart it)."""
+# The model tests use the session's shared server of each app (a restart included) and leave
+# it as they found it: the good version current, the damaged one only in history.
 
-    prepared: PreparedApp
-    server: AppServer
-
-    def restart(self) -> AppServer:
-        self.server.stop()
-        self.server = AppServer(self.prepared, workers=2).start()
-        self.server.wait_up()
-        return self.server
-
-
-@pytest.fixture(scope="module", params=APPS)
-def served_copy(request: pytest.FixtureRequest, pool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One server per app for the model tests (they run in this file's order and leave a good model current)."""
-    app = request.param
-    prepared = pool.prepared(app).clone(tmp_path_factory.mktemp(f"faults-{app}"))
-    server = AppServer(prepared, workers=2).start()
-    holder = Served(prepared=prepared, server=server)
-    try:
-        server.wait_up()
-        yield holder
-    finally:
-        holder.server.stop()
-
-
-def test_promotion_under_load_fails_no_request(served_copy: Served) -> None:
-    prepared, server = served_copy.prepared, served_copy.server
-    model = primary_model(prepared.name)
+@pytest.mark.parametrize("app", APPS)
+def test_promotion_under_load_fails_no_request(pool, app: str) -> None:
+    server = pool.served(app)
+    prepared = server.prepared
+    model = primary_model(app)
     old = current_version(prepared, model=model)
     new = version_copy(prepared, model=model)
     promotions: list[str] = []
@@ -112,24 +88,28 @@ def test_promotion_under_load_fails_no_request(served_copy: Served) -> None:
     assert wait_steady(lambda: f"{model}@{old}" in http_call(server.base_url, "GET", "/readyz").text)
 
 
-def test_damaged_model_gives_503_and_recovers_without_restart(served_copy: Served) -> None:
-    prepared, server = served_copy.prepared, served_copy.server
-    model = primary_model(prepared.name)
+@pytest.mark.parametrize("app", APPS)
+def test_damaged_model_gives_503_and_recovers_without_restart(pool, app: str) -> None:
+    server = pool.served(app)
+    prepared = server.prepared
+    model = primary_model(app)
+    registry = ModelRegistry(prepared.model_store)
     predict = prepared.profile.predict
     good = current_version(prepared, model=model)
     damaged = version_copy(prepared, model=model)
     artifact_corrupt(prepared, model=model, version=damaged)
+    try:
+        assert predict.send(server.base_url, token=prepared.token).status == 200
+        registry.promote(model, damaged)  # the tampered version becomes current
+        assert wait_steady(lambda: http_call(server.base_url, "GET", "/readyz").status == 503)
+        check_damaged(server.base_url, prepared, model)
 
-    assert predict.send(server.base_url, token=prepared.token).status == 200
-    prepared.mlapps("models", "promote", model, damaged)  # the tampered version becomes current
-    assert wait_steady(lambda: http_call(server.base_url, "GET", "/readyz").status == 503)
-    check_damaged(server.base_url, prepared, model)
-
-    # a restart with the damaged version current: the app starts, and says why it is not ready
-    server = served_copy.restart()
-    check_damaged(server.base_url, prepared, model)
-    workers = set(server.worker_pids())
-    prepared.mlapps("models", "promote", model, good)
+        # a restart with the damaged version current: the app starts, and says why it is not ready
+        server = pool.restart(app)
+        check_damaged(server.base_url, prepared, model)
+        workers = set(server.worker_pids())
+    finally:
+        registry.promote(model, good)
     assert wait_steady(lambda: predict.send(server.base_url, token=prepared.token).status == 200)
     assert http_call(server.base_url, "GET", "/readyz").status == 200
     assert set(server.worker_pids()) == workers  # the same processes: no restart, no reload
