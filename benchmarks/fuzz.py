@@ -60,6 +60,7 @@ class FuzzResult:
     stateful_cases: int
     failures: list[dict[str, Any]]  # {code, title, count, operations}
     errors: list[Any]
+    warnings: dict[str, Any]  # Schemathesis' warnings that are not empty (e.g. missing test data)
     output_tail: str  # the CLI's FAILURES / SUMMARY text
 
     @property
@@ -158,6 +159,7 @@ def fuzz_run(
         generated=int(report.get("test_cases", {}).get("generated", 0)),
         cases_by_operation=cases, fuzzing_by_operation=fuzzing, stateful_cases=stateful,
         failures=list(report.get("failures", [])), errors=list(report.get("errors", [])),
+        warnings={k: v for k, v in (report.get("warnings") or {}).items() if v},
         output_tail=output[tail_from:][-6000:] if tail_from >= 0 else output[-3000:],
     )
 
@@ -188,7 +190,7 @@ def _cases_from_events(path: Path) -> tuple[dict[str, int], dict[str, int], int]
 
 # --------------------------------------------------------------------------- the benchmark
 def app_fuzz(*, name: str, root: Path, max_examples: int, seed: int | None, quick: bool,
-             progress: Any) -> dict[str, Any]:
+             progress: Any, extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
     prepared = app_prepare(name=name, root=root / name, quick=quick, progress=progress)
     profile = prepared.profile
     with app_serve(prepared, workers=None) as server:  # the production config's worker count
@@ -198,7 +200,7 @@ def app_fuzz(*, name: str, root: Path, max_examples: int, seed: int | None, quic
                  f"fuzzing with {max_examples} examples per operation")
         result = fuzz_run(
             app=name, base_url=server.base_url, openapi_path=profile.openapi_path, token=prepared.token,
-            max_examples=max_examples, work_dir=root, seed=seed,
+            max_examples=max_examples, work_dir=root, seed=seed, extra_args=extra_args,
         )
         server_errors = [line for line in server.log_text().splitlines() if "Traceback" in line]
     with_inputs = operations_with_inputs(document)
@@ -206,7 +208,7 @@ def app_fuzz(*, name: str, root: Path, max_examples: int, seed: int | None, quic
     return {
         **result.as_json(), "openapi_version": document.get("openapi"), "openapi_problems": problems,
         "server_tracebacks": len(server_errors), "operations_with_inputs": sorted(with_inputs),
-        "min_cases_per_operation_with_inputs": min((counts.get(op, 0) for op in with_inputs), default=0),
+        "min_cases_per_operation_with_inputs": min((n for op, n in counts.items() if op in with_inputs), default=0),
     }
 
 
@@ -247,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--full-training", action="store_true", help="train without --quick")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "reports" / "fuzz.json")
+    parser.add_argument("--schemathesis-arg", action="append", default=[], metavar="ARG",
+                        help="passed on to `schemathesis run` (repeat), e.g. --schemathesis-arg=--include-method=DELETE")
     args = parser.parse_args(argv)
 
     def progress(message: str) -> None:
@@ -262,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mlapps-fuzz-") as tmp:
         for name in names:
             results.append(app_fuzz(name=name, root=Path(tmp), max_examples=args.max_examples, seed=args.seed,
-                                    quick=not args.full_training, progress=progress))
-            if results[-1]["failure_count"] or results[-1]["errors"]:
+                                    quick=not args.full_training, progress=progress,
+                                    extra_args=tuple(args.schemathesis_arg)))
+            if results[-1]["failure_count"] or results[-1]["errors"] or results[-1]["warnings"]:
                 print(results[-1]["output_tail"], file=sys.stderr)
     print(results_table(results))
     for result in results:

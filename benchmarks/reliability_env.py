@@ -122,7 +122,8 @@ class Call:
     vary: bool = False
     vary_choices: tuple[int, ...] = ()  # when given, "__N__" takes these values in turn (e.g. existing ids)
 
-    def encoded(self, *, n: int = 1, connection: int = 0) -> tuple[bytes | None, dict[str, str]]:
+    def encoded(self, *, n: int = 1, connection: int = 0, template: bool = False) -> tuple[bytes | None, dict[str, str]]:
+        """The body and headers; `template=True` keeps the placeholders (a load client fills them per request)."""
         headers: dict[str, str] = {}
         if self.raw is not None:
             if self.content_type:
@@ -132,7 +133,7 @@ class Call:
             return None, headers
         headers["Content-Type"] = self.content_type or "application/json"
         data = json.dumps(self.body)
-        if self.vary:
+        if self.vary and not template:
             data = vary_text(data, n=n, connection=connection, choices=self.vary_choices)
         return data.encode(), headers
 
@@ -225,7 +226,7 @@ class PreparedApp:
         if profile.write_choices is None:
             return profile
         table, column = profile.write_choices
-        values = tuple(self.column_values(table=table, column=column, limit=1000))
+        values = tuple(self.column_values(table=table, column=column, limit=100_000))
         return dataclasses.replace(profile, write=dataclasses.replace(profile.write, vary_choices=values))
 
     def column_values(self, *, table: str, column: str, limit: int) -> list[Any]:

@@ -190,7 +190,7 @@ def load_run(
     """
     wire = []
     for item in calls:
-        body, headers = item.call.encoded()
+        body, headers = item.call.encoded(template=True)
         if item.call.auth and token:
             headers["Authorization"] = f"Bearer {token}"
         wire.append({

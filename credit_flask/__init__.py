@@ -74,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api)
     app.register_blueprint(web)
+    mf.init_login(app, purpose="Credit officers sign in to score applicants (each decision is logged).")
 
     # ---- extra blueprints: other features register theirs here (e.g. the article-compatible /predict) ----
     from credit_flask.seed import seed_api

@@ -11,11 +11,15 @@ import mlapps_flask as mf
 from common.credit import charts, service
 from common.credit.features import Signature
 from common.csv_tools import CsvError, csv_read_rows, csv_write
+from credit_flask.api import SCORING_NEEDS_TOKEN
 from credit_flask.state import credit_state
 
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                 static_url_path="/credit-static")
 
+# Scoring from a page writes the decision log like the API does: where the API needs a token
+# (production), the forms need a signed-in officer (mlapps_flask.login, with the same tokens).
+FORMS_NEED_LOGIN = SCORING_NEEDS_TOKEN
 DECISION_STYLE = {"approve": "ok", "review": "warning", "decline": "critical"}
 
 
@@ -39,10 +43,17 @@ def _form_fields(signature: Signature, values: dict[str, Any], errors: dict[str,
 @web.get("/")
 def score_form() -> str:
     _loaded, scorecard = credit_state().served()
-    return render_template("credit/score_form.html", fields=_form_fields(scorecard.signature, {}, {}), errors=[])
+    return render_template("credit/score_form.html", fields=_form_fields(scorecard.signature, {}, {}), errors=[],
+                           login_hint=_login_hint())
+
+
+def _login_hint() -> bool:
+    """Whether the page should say that submitting needs a sign-in first."""
+    return FORMS_NEED_LOGIN and mf.signed_in_user() is None
 
 
 @web.post("/")
+@mf.login_required(when=FORMS_NEED_LOGIN)
 def score_submit() -> tuple[str, int] | str:
     state = credit_state()
     _loaded, scorecard = state.served()
@@ -83,7 +94,7 @@ def _display(value: Any) -> Any:
 def batch_form() -> str:
     _loaded, scorecard = credit_state().served()
     return render_template("credit/batch.html", signature=scorecard.signature, error=None,
-                           max_rows=_max_rows())
+                           max_rows=_max_rows(), login_hint=_login_hint())
 
 
 def _max_rows() -> int:
@@ -93,6 +104,7 @@ def _max_rows() -> int:
 
 
 @web.post("/batch")
+@mf.login_required(when=FORMS_NEED_LOGIN)
 def batch_submit() -> Response | tuple[str, int]:
     state = credit_state()
     _loaded, scorecard = state.served()

@@ -69,4 +69,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api)
     app.register_blueprint(web)
+    mf.init_login(app, purpose="Operators sign in to acknowledge alerts.", landing="/alerts")
     return app

@@ -1,21 +1,19 @@
 """Server-rendered pages: fleet dashboard, machine page, alerts, what-if form, model card, sign-in.
 
 Acknowledging an alert from a page needs an operator signed in with an API
-token (the same tokens as the API, `mlapps tokens create maintenance NAME`);
-the name is kept in the signed session cookie.
+token (mlapps_flask.login: the same tokens as the API, `mlapps tokens create
+maintenance NAME`); the name is kept in the signed session cookie.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 from werkzeug.wrappers import Response
 
 import mlapps_flask as mf
-from common.auth import TokenStore
 from common.maintenance import charts, model_card, prediction, store
 from common.maintenance.features import READING_COLUMNS
 from common.maintenance.schemas import ReadingIn
@@ -36,15 +34,6 @@ FIELD_LABELS = {
     "tool_wear_min": ("Tool wear (min)", "minutes the tool has been used"),
 }
 ALERTS_PAGE_SIZE = 50
-
-
-def _operator() -> str | None:
-    return session.get("operator")
-
-
-@web.app_context_processor
-def _template_globals() -> dict[str, Any]:
-    return {"operator": _operator()}
 
 
 # --------------------------------------------------------------------------- fleet
@@ -133,54 +122,16 @@ def alerts_page() -> str:
 
 
 @web.post("/alerts/<int:alert_id>/ack")
+@mf.login_required
 def alert_ack(alert_id: int) -> Response:
-    back = _safe_next(request.form.get("next")) or url_for("web.alerts_page")
-    operator = _operator()
-    if operator is None:
-        flash("Sign in with your API token to acknowledge alerts.", "warning")
-        return redirect(url_for("web.login_form", next=back))
+    back = mf.same_site_path(request.form.get("next")) or url_for("web.alerts_page")
+    operator = mf.signed_in_user()
     try:
         store.alert_acknowledge(engine=maintenance_state().engine, alert_id=alert_id, by=operator)
     except store.AlertNotFoundError:
         raise mf.ProblemError(404, f"no alert {alert_id}") from None
     flash(f"Alert {alert_id} acknowledged by {operator}.", "ok")
     return redirect(back)
-
-
-# --------------------------------------------------------------------------- sign-in
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths are followed after sign-in (no open redirect)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
-@web.get("/login")
-def login_form() -> str:
-    return render_template("maintenance/login.html", next=_safe_next(request.args.get("next")) or "", error=None)
-
-
-@web.post("/login")
-def login_submit() -> Response | tuple[str, int]:
-    token = request.form.get("token", "").strip()
-    target = _safe_next(request.form.get("next")) or url_for("web.alerts_page")
-    name = TokenStore(maintenance_state().engine).token_verify(token)
-    if name is None:
-        return render_template("maintenance/login.html", next=target, error="Unknown or revoked API token."), 401
-    session.clear()
-    session["operator"] = name
-    flash(f"Signed in as {name}.", "ok")
-    return redirect(target)
-
-
-@web.post("/logout")
-def logout() -> Response:
-    session.clear()
-    flash("Signed out.", "info")
-    return redirect(url_for("web.dashboard"))
 
 
 # --------------------------------------------------------------------------- what-if

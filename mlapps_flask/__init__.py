@@ -51,6 +51,9 @@ What `init_app` installs:
 
 Outside `@operation`: `body_parse(Model)`, `query_parse(Model)`, `validate_or_422(Model, data)`,
 `token_required` (decorator), `token_check()`, `engine_get()`.
+Pages: `init_login(app, purpose=...)` adds `/login` and `/logout` (sign in with an API token, the name
+kept in the session); `@login_required` (or `@login_required(when=...)`) guards views that write,
+`signed_in_user()` names the visitor.
 CSV: `csv_upload_read(required_columns=...)` (multipart field `file` or a text/csv body; a bad file
 is a 422 naming `file`), `csv_response(columns=, rows=, filename=)` (streamed, formula-escaped),
 `csv_upload_body()` / `csv_download_response()` for `@operation(request_body=..., responses={200: ...})`;
@@ -64,6 +67,7 @@ from .auth import database_status, engine_get, init_db, token_check, token_requi
 from .core import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, csrf_input, init_app
 from .csv_io import csv_download_response, csv_response, csv_upload_body, csv_upload_read
 from .errors import ProblemError, error_response, problem_abort, problem_response, wants_json
+from .login import init_login, login_redirect, login_required, same_site_path, signed_in_user
 from .health import model_get, model_readiness, readiness_add
 from .openapi import Problem, openapi_document
 from .pagination import Page, PageQuery, page_envelope
@@ -89,7 +93,10 @@ __all__ = [
     "error_response",
     "init_app",
     "init_db",
+    "init_login",
     "json_body",
+    "login_redirect",
+    "login_required",
     "model_get",
     "model_readiness",
     "openapi_document",
@@ -98,6 +105,8 @@ __all__ = [
     "problem_response",
     "query_parse",
     "readiness_add",
+    "same_site_path",
+    "signed_in_user",
     "token_check",
     "token_required",
     "validate_or_422",

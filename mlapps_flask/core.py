@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request, send_from_directory, url_for
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from markupsafe import Markup, escape
+from werkzeug.routing import IntegerConverter
 
 from common.settings import get_settings
 
@@ -27,6 +28,18 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+SQL_BIGINT_MAX = 2**63 - 1
+
+
+class SqlIntegerConverter(IntegerConverter):
+    """`<int:id>` that only matches ids a SQL BIGINT can hold: a larger one is a 404, not an
+    integer overflow inside the database driver (a 500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", SQL_BIGINT_MAX)
+        super().__init__(url_map, *args, **kwargs)
+
 
 NavItem = tuple[str, str]  # (label, endpoint name or URL starting with "/")
 
@@ -72,6 +85,7 @@ def init_app(
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a form left open for hours still submits
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["int"] = SqlIntegerConverter  # before any route is added
 
     # Request id and body limit run before CSRF validation, which reads the form.
     app.before_request(_request_id_assign)

@@ -23,7 +23,8 @@ from .api import Operation, openapi_path
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 _CONVERTER_SCHEMAS = {
-    "int": {"type": "integer"},
+    # Flask's int converter matches digits only; init_app caps it at the largest SQL BIGINT
+    "int": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
     "float": {"type": "number"},
     "uuid": {"type": "string", "format": "uuid"},
 }

@@ -66,6 +66,8 @@ def test_oversized_body_is_413(client: FlaskClient) -> None:
 def test_wrong_method_and_unknown_paths(client: FlaskClient, token: str) -> None:
     assert client.get("/api/v1/score").status_code == 405
     assert client.delete("/api/v1/model").status_code == 405
+    huge = client.get(f"/api/v1/decisions/{10**30}", headers={"Authorization": f"Bearer {token}"})
+    assert huge.status_code == 404 and huge.mimetype == "application/problem+json"  # not an integer overflow
     missing = client.get("/api/v1/decisions/999", headers={"Authorization": f"Bearer {token}"})
     assert missing.status_code == 404 and "999" in missing.get_json()["detail"]
 

@@ -76,6 +76,9 @@ def test_bad_query_values_are_422(client) -> None:
 
 def test_bad_path_value_is_404_not_500(client) -> None:
     assert_problem(client.get("/api/v1/items/abc"), 404)
+    # larger than any SQL BIGINT: a 404 before the database driver could overflow
+    assert_problem(client.get(f"/api/v1/items/{2**63}"), 404)
+    assert_problem(client.get("/api/v1/items/99999999999999999999999999"), 404)
 
 
 def test_unexpected_exception_is_logged_500_problem(client, caplog: pytest.LogCaptureFixture) -> None:

@@ -49,7 +49,7 @@ def test_operation_details_come_from_the_declaration(client) -> None:
     assert "text/csv" in upload["responses"]["200"]["content"]
 
     item = document["paths"]["/api/v1/items/{item_id}"]["get"]
-    assert item["parameters"] == [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    assert item["parameters"] == [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}}]
     assert "404" in item["responses"]
 
     parameters = {p["name"]: p for p in document["paths"]["/api/v1/items"]["get"]["parameters"]}

@@ -39,6 +39,8 @@ class SecuritySpec:
     csv_upload: Callable[[int], Call] | None = None  # an upload of N CSV rows
     csv_export: Callable[[tuple[str, ...]], Call] | None = None  # an export echoing these texts in a column
     csv_passthrough: str = ""  # that column
+    # HTML forms that write: (page giving a CSRF token, POST target, fields); refused without a login
+    ui_writes: tuple[tuple[str, str, dict[str, str]], ...] = ()
 
 
 def _csv(rows: list[dict[str, str]]) -> bytes:
@@ -89,6 +91,7 @@ SPECS: dict[str, SecuritySpec] = {
         csv_upload=lambda count: _credit_csv(credit_rows(count)),
         csv_export=lambda notes: _credit_csv(credit_rows(len(notes), notes=notes)),
         csv_passthrough="note",
+        ui_writes=(("/", "/", {k: str(v) for k, v in CREDIT_APPLICANT.items()}),),
     ),
     "maintenance": SecuritySpec(
         protected=(
@@ -103,6 +106,7 @@ SPECS: dict[str, SecuritySpec] = {
         large_write=Call("POST", "/api/v1/predict/failure", raw=_oversized_json(), content_type="application/json",
                          auth=True),
         csv_upload=maintenance_csv,
+        ui_writes=(("/login", "/alerts/1/ack", {}),),
     ),
 }
 SPECS["recommender"] = SecuritySpec(
@@ -138,7 +142,7 @@ def is_problem(reply: Reply, status: int) -> bool:
 def test_protected_endpoints_refuse_anonymous_and_wrong_tokens(pool, app: str) -> None:
     server = pool.served(app)
     token = server.prepared.token
-    refused = []
+    wrongly_accepted = []
     for call in spec_of(app).protected:
         for label, headers in (
             ("anonymous", {}),
@@ -148,15 +152,15 @@ def test_protected_endpoints_refuse_anonymous_and_wrong_tokens(pool, app: str) -
         ):
             reply = dataclasses.replace(call, auth=False).send(server.base_url, headers=headers)
             if not is_problem(reply, 401):
-                refused.append(f"{call.method} {call.path} {label}: {reply.status} {reply.text[:200]}")
+                wrongly_accepted.append(f"{call.method} {call.path} {label}: {reply.status} {reply.text[:200]}")
         accepted = call.send(server.base_url, token=token)
         if accepted.status in (401, 403):
-            refused.append(f"{call.method} {call.path} with the right token: {accepted.status}")
-    assert refused == [], "\n".join(refused)
+            wrongly_accepted.append(f"{call.method} {call.path} with the right token: {accepted.status}")
+    assert wrongly_accepted == [], "\n".join(wrongly_accepted)
 
 
 @pytest.mark.parametrize("app", APPS)
-def test_tokens_are_stored_hashed_and_revoked_by_the_cli(pool, app: str, tmp_path: Path) -> None:
+def test_tokens_are_stored_hashed_and_revoked_by_the_cli(pool, app: str) -> None:
     server = pool.served(app)
     prepared = server.prepared
     call = spec_of(app).token_probe
@@ -200,6 +204,28 @@ def test_html_forms_carry_and_require_a_csrf_token(pool, app: str) -> None:
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert posted.status in (400, 403), (target, posted.status, posted.text[:300])
         assert "csrf" in posted.text.lower(), posted.text[:300]
+
+
+FLASK_UI_WRITE_APPS = [a for a in APPS if get_app(a).framework == "Flask"]
+
+
+@pytest.mark.parametrize("app", FLASK_UI_WRITE_APPS)
+def test_ui_writes_need_a_login(pool, app: str) -> None:
+    """A visitor with a valid CSRF token but no login cannot write through the HTML forms."""
+    import requests
+
+    server = pool.served(app)
+    writes = spec_of(app).ui_writes
+    assert writes, f"{app}: name the HTML forms that write"
+    for page, target, fields in writes:
+        with requests.Session() as visitor:
+            shown = visitor.get(server.base_url + page, timeout=30)
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', shown.text)
+            assert token, f"{page} gives no CSRF token"
+            posted = visitor.post(server.base_url + target, data={**fields, "csrf_token": token.group(1)},
+                                  allow_redirects=False, timeout=30)
+        sent_to_login = posted.status_code in (302, 303) and "login" in posted.headers.get("Location", "")
+        assert sent_to_login or posted.status_code in (401, 403), (target, posted.status_code, posted.text[:300])
 
 
 # --------------------------------------------------------------------------- headers
