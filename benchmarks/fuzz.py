@@ -36,7 +36,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.reliability_env import (  # noqa: E402
-    APP_NAMES, REPO_ROOT, app_available, app_prepare, app_serve, http_call,
+    APP_NAMES, REPO_ROOT, app_prepare, app_serve, cli_apps, cli_progress, http_call, report_write,
 )
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance")
@@ -252,15 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schemathesis-arg", action="append", default=[], metavar="ARG",
                         help="passed on to `schemathesis run` (repeat), e.g. --schemathesis-arg=--include-method=DELETE")
     args = parser.parse_args(argv)
-
-    def progress(message: str) -> None:
-        print(f"[fuzz] {message}", file=sys.stderr, flush=True)
-
-    names = args.apps or [n for n in APP_NAMES if app_available(n) is None]
-    for name in names:
-        reason = app_available(name)
-        if reason:
-            parser.error(f"{name}: {reason}")
+    progress = cli_progress("fuzz")
+    names = cli_apps(parser, args.apps)
     results = []
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="mlapps-fuzz-") as tmp:
@@ -280,9 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "schemathesis run URL --checks " + ",".join(CHECKS) + f" --max-examples {args.max_examples}",
         "apps": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=2))
-    print(f"wrote {args.out.relative_to(REPO_ROOT) if args.out.is_relative_to(REPO_ROOT) else args.out}")
+    report_write(args.out, document)
     failed = any(r["failure_count"] or r["errors"] or r["openapi_problems"] or r["exit_code"] for r in results)
     return 1 if failed else 0
 

@@ -644,3 +644,30 @@ PROFILES["recommender"] = AppProfile(
     model_free_paths=("/healthz", "/api/openapi.json", "/api/movies", "/movies/", "/accounts/login/"),
     html_paths=("/", "/movies/", "/model/", "/accounts/login/", "/accounts/signup/", "/admin/login/", "/api/docs"),
 )
+
+
+# --------------------------------------------------------------------------- command-line scripts
+def cli_apps(parser: Any, requested: Sequence[str] | None) -> list[str]:
+    """The apps a benchmark script runs: those asked for (each must be runnable here), else every available one."""
+    names = list(requested or [n for n in APP_NAMES if app_available(n) is None])
+    for name in names:
+        reason = app_available(name)
+        if reason:
+            parser.error(f"{name}: {reason}")
+    return names
+
+
+def cli_progress(tag: str) -> Callable[[str], None]:
+    """A progress printer for stderr: `[tag] message`."""
+
+    def progress(message: str) -> None:
+        print(f"[{tag}] {message}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def report_write(path: Path, document: Mapping[str, Any]) -> None:
+    """Write a benchmark's JSON report and say where (relative to the repository when inside it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2))
+    print(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")

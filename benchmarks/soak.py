@@ -42,8 +42,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.reliability_env import (  # noqa: E402
-    APP_NAMES, HOST, REPO_ROOT, AppServer, Call, PreparedApp, WriteTarget, app_available, app_prepare, app_serve,
-    vary_text,
+    APP_NAMES, HOST, REPO_ROOT, AppServer, Call, PreparedApp, WriteTarget, app_prepare, app_serve, cli_apps,
+    cli_progress, report_write, vary_text,
 )
 
 MEMORY_DRIFT_LIMIT = 0.10
@@ -373,15 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: the app config's)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "reports" / "soak.json")
     args = parser.parse_args(argv)
-
-    def progress(message: str) -> None:
-        print(f"[soak] {message}", file=sys.stderr, flush=True)
-
-    names = args.apps or [n for n in APP_NAMES if app_available(n) is None]
-    for name in names:
-        reason = app_available(name)
-        if reason:
-            parser.error(f"{name}: {reason}")
+    progress = cli_progress("soak")
+    names = cli_apps(parser, args.apps)
     workers = args.workers  # None: the app's production gunicorn config decides (one per CPU)
     started = time.time()
     results = []
@@ -399,9 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 1), "memory_drift_limit": MEMORY_DRIFT_LIMIT, "apps": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=2))
-    print(f"wrote {args.out.relative_to(REPO_ROOT) if args.out.is_relative_to(REPO_ROOT) else args.out}")
+    report_write(args.out, document)
     failed = any(
         r["errors"] or r["writes_lost"] or not (abs(r["memory_drift"]) <= MEMORY_DRIFT_LIMIT) for r in results
     )
