@@ -173,6 +173,29 @@ def _extra_arrays(*, model: RecommenderModel, extra_movies: Sequence[ExtraMovie]
     return features, genre_membership(space=model.space, genre_texts=texts)
 
 
+# Rows of B summed per block: a user with a thousand ratings never copies all their rows at once.
+EASE_ROW_BLOCK = 128
+EXPLAIN_SORT_MAX_RATINGS = 128
+
+
+def _ease_row_sum(*, ease: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Sum of the given rows of B, added in the order given (so exactly `ease[rows].sum(axis=0)`).
+
+    A reduction over the first axis adds row after row; carrying the running sum as the
+    first row of the next block keeps that order while the temporary stays cache-sized.
+    """
+    if rows.size <= EASE_ROW_BLOCK:
+        return np.asarray(ease[rows].sum(axis=0), dtype=np.float32)
+    block = np.empty((EASE_ROW_BLOCK + 1, ease.shape[1]), dtype=ease.dtype)
+    total = np.asarray(ease[rows[:EASE_ROW_BLOCK]].sum(axis=0), dtype=np.float32)
+    for start in range(EASE_ROW_BLOCK, rows.size, EASE_ROW_BLOCK):
+        chunk = rows[start:start + EASE_ROW_BLOCK]
+        block[0] = total
+        np.take(ease, chunk, axis=0, out=block[1:chunk.size + 1])
+        total = block[:chunk.size + 1].sum(axis=0)
+    return np.asarray(total, dtype=np.float32)
+
+
 def _taste_weights(values: np.ndarray) -> np.ndarray:
     """How strongly a rating pulls the content profile: 1-2 stars barely, 5 stars most."""
     return np.clip(values - 2.0, 0.25, 3.0)
@@ -194,10 +217,13 @@ def recommendation_scores(
     warm_rows = model.warm_position[ratings.items] if ratings.items.size else np.empty(0, dtype=np.int64)
     warm_rows = warm_rows[warm_rows >= 0]
     if warm_rows.size:
-        ease_scores = np.asarray(model.ease[warm_rows].sum(axis=0), dtype=np.float32)
-        unrated = np.ones(ease_scores.size, dtype=bool)
-        unrated[warm_rows] = False
-        top = float(ease_scores[unrated].max()) if unrated.any() else 0.0
+        ease_scores = _ease_row_sum(ease=model.ease, rows=warm_rows)
+        # The best unrated score: rated ones set aside for a moment instead of a mask copy.
+        rated_scores = ease_scores[warm_rows]
+        ease_scores[warm_rows] = -np.inf
+        top = float(ease_scores.max())
+        top = top if np.isfinite(top) else 0.0
+        ease_scores[warm_rows] = rated_scores
         if top > 0:
             ease_scores /= top
         scores[model.warm_items] = ease_scores
@@ -278,9 +304,14 @@ def _explain(
     warm = columns >= 0
     if rated_rows.size and warm.any():
         contributions = np.asarray(model.ease[np.ix_(rated_rows, columns[warm])], dtype=np.float64)
-        order = np.argsort(-contributions, axis=0, kind="stable")[:limit]
+        # The `limit` largest of each column, ties by rating order: one stable sort for a few
+        # ratings, a selection per column (no full sort) for many; both give the same order.
+        few = rated_rows.size <= EXPLAIN_SORT_MAX_RATINGS
+        sorted_columns = np.argsort(-contributions, axis=0, kind="stable")[:limit] if few else None
         for position, item in enumerate(items[warm].tolist()):
-            chosen = [int(rated_items[i]) for i in order[:, position] if contributions[i, position] > 0]
+            order = sorted_columns[:, position] if sorted_columns is not None else top_n(
+                scores=contributions[:, position], k=limit)
+            chosen = [int(rated_items[i]) for i in order if contributions[i, position] > 0]
             if chosen:
                 explained[item] = ("collaborative", tuple(int(model.item_keys[i]) for i in chosen))
     rest = np.array([i for i in items.tolist() if i not in explained], dtype=np.int64)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Hashable
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Path, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from pydantic import BaseModel
+
 from common.problems import PROBLEM_CONTENT_TYPE, field_errors_from_pydantic, problem_body, validation_problem
+from common.recommender.cache import ResultCache
 from common.recommender.model import MAX_K, SIMILAR_K
 from common.registry import ModelUnavailableError
 from recommender_django.api.auth import AUTH, requester
@@ -41,10 +43,12 @@ from recommender_django.modelops.recommendations import (
 from recommender_django.movies.models import Movie, Rating
 from recommender_django.movies.selectors import (
     RatingStats,
+    UserRatingState,
     genre_list,
     movie_page,
     movie_rating_stats,
     user_rating_of,
+    user_rating_state,
     user_ratings,
 )
 from recommender_django.movies.services import RatingValueError, rating_delete, rating_upsert
@@ -176,20 +180,34 @@ def genre_checked(genre: str | None) -> str | None:
     return genre
 
 
-def user_visible_or_error(*, target_id: int, request: HttpRequest) -> AbstractBaseUser:
-    """The target user, if the caller may see their recommendations: MovieLens raters are public
-    research data; anyone else only to themselves (token or session) and to staff."""
-    target = get_user_model().objects.filter(pk=target_id).select_related("imported_rater").first()
+def user_visible_or_error(*, target_id: int, request: HttpRequest) -> UserRatingState:
+    """The target user's rating state, if the caller may see their recommendations: MovieLens
+    raters are public research data; anyone else only to themselves (token or session) and to staff."""
+    target = user_rating_state(user_id=target_id)
     if target is None:
         raise HttpError(404, f"no user with id {target_id} (user_id)")
-    if hasattr(target, "imported_rater"):
+    if target.public:
         return target
     caller = requester(request)
     if caller is None:
         raise AuthenticationError()
-    if caller.pk != target.pk and not caller.is_staff:
+    if caller.pk != target.user_id and not caller.is_staff:
         raise HttpError(403, f"user {target_id}'s recommendations are private (user_id)")
     return target
+
+
+# Rendered answers by the key of what they render (which names every input): a repeated
+# request is answered without building and serialising the schema again.
+_RENDERED: ResultCache[bytes] = ResultCache(max_entries=2048)
+
+
+def json_rendered_once(request: HttpRequest, *, key: Hashable, schema: Callable[[], BaseModel]) -> HttpResponse:
+    """A 200 JSON answer of `schema()`, rendered the first time `key` is asked for only."""
+    body = _RENDERED.get(key)
+    if body is None:
+        body = api.create_response(request, schema().model_dump(mode="json"), status=200).content
+        _RENDERED.put(key, body)
+    return HttpResponse(body, content_type=api.get_content_type())
 
 
 # --------------------------------------------------------------------------- movies
@@ -247,14 +265,14 @@ def recommendations(
     user_id: int = Path(..., ge=1, le=MAX_ID),
     k: int = Query(10, ge=1, le=MAX_K),
     genre: str | None = Query(None, max_length=50),
-) -> RecommendationListOut:
+) -> HttpResponse:
     target = user_visible_or_error(target_id=user_id, request=request)
-    found = user_recommendations(user_id=target.pk, k=k, genre=genre_checked(genre))
-    return RecommendationListOut(
-        user_id=target.pk, source=found.source, rated=found.rated, model_version=found.model_version,
+    found = user_recommendations(user_id=target.user_id, k=k, genre=genre_checked(genre), state=target)
+    return json_rendered_once(request, key=("recommendations", found.key), schema=lambda: RecommendationListOut(
+        user_id=target.user_id, source=found.source, rated=found.rated, model_version=found.model_version,
         items=[{"movie": brief(r.movie), "score": round(r.score, 4), "reason": r.reason,
                 "because": [brief(b) for b in r.because]} for r in found.items],
-    )
+    ))
 
 
 @api.post("/ratings/predict", response={200: PredictOut, **ERRORS}, tags=["recommendations"],
@@ -262,8 +280,8 @@ def recommendations(
 def ratings_predict(request: HttpRequest, payload: PredictIn) -> PredictOut:
     target = user_visible_or_error(target_id=payload.user_id, request=request)
     movie = movie_or_404(payload.movie_id)
-    prediction = rating_prediction(user_id=target.pk, movie_id=movie.id)
-    return PredictOut(user_id=target.pk, movie_id=movie.id, estimate=round(prediction.estimate, 4),
+    prediction = rating_prediction(user_id=target.user_id, movie_id=movie.id)
+    return PredictOut(user_id=target.user_id, movie_id=movie.id, estimate=round(prediction.estimate, 4),
                       source=prediction.source, algorithm=prediction.algorithm,
                       model_version=prediction.model_version)
 

@@ -3,11 +3,18 @@
 Each function reads what the query needs (the user's current ratings, movies added since
 training), calls one domain function of `common.recommender.model` and returns movies
 from the database, so views only parse and render.
+
+Recommendations are cached per worker under a key naming everything they depend on:
+the loaded model and catalogue version, the user's ratings version (count and newest
+change, read with the movie table's stamps in one indexed query per request), k and the
+genre.  A rating written or a movie added by any worker changes a version, so the next
+request computes afresh.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 
 from common.recommender.model import (
     ExtraMovie,
@@ -18,7 +25,13 @@ from common.recommender.model import (
 )
 from recommender_django.modelops.serving import recommender_service
 from recommender_django.movies.models import Movie
-from recommender_django.movies.selectors import movies_by_id, user_rating_map
+from recommender_django.movies.selectors import (
+    UserRatingState,
+    movies_by_id,
+    user_rating_map,
+    user_rating_snapshot,
+    user_rating_state,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +48,9 @@ class Recommendations:
     source: str  # "personal" or "popular"
     model_version: str
     rated: int
+    # Names everything the answer depends on (model, catalogue, ratings, query): equal keys,
+    # equal answers, so a rendering of it can be cached under it too.
+    key: Hashable = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,22 +73,41 @@ class RatingPrediction:
     algorithm: str | None
 
 
-def user_recommendations(*, user_id: int | None, k: int, genre: str | None = None) -> Recommendations:
-    """Top-k for a user from their ratings right now (popular movies for anonymous users)."""
+def user_recommendations(
+    *, user_id: int | None, k: int, genre: str | None = None, state: UserRatingState | None = None
+) -> Recommendations:
+    """Top-k for a user from their ratings right now (popular movies for anonymous users).
+
+    `state` is the user's `user_rating_state` when the caller has read it already (the API
+    does, to check who may see the answer); otherwise it is read here.
+    """
     service = recommender_service()
     model = service.model()
-    extras = service.extra_movies(model)
-    ratings = user_rating_map(user_id=user_id) if user_id is not None else {}
-    found = recommendation_list(model=model, ratings=ratings, k=k, genre=genre, extra_movies=extras)
-    wanted = {r.movie for r in found} | {m for r in found for m in r.because}
-    movies = movies_by_id(movie_ids=wanted)
+    if user_id is not None and state is None:
+        state = user_rating_state(user_id=user_id)
+    catalogue = service.catalogue(model, stamp=state.catalogue_stamp if state is not None else None)
+    ratings_version = state.ratings_version if state is not None else (0, None)
+    key = (catalogue.version, user_id, ratings_version, k, genre)
+    cached = service.results.get(key)
+    if cached is not None:
+        return cached
+    ratings: dict[int, float] = {}
+    if state is not None:
+        # Ratings and their version from the same rows: a rating written since `state` was
+        # read is computed with and cached under its own version, never under the old one.
+        snapshot = user_rating_snapshot(user_id=state.user_id)
+        ratings, key = snapshot.ratings, (catalogue.version, user_id, snapshot.ratings_version, k, genre)
+    found = recommendation_list(model=model, ratings=ratings, k=k, genre=genre, extra_movies=catalogue.extras)
+    movies = service.movies_by_id(movie_ids={r.movie for r in found} | {m for r in found for m in r.because})
     items = [
         RecommendedMovie(movie=movies[r.movie], score=r.score, reason=r.reason,
                          because=[movies[m] for m in r.because if m in movies])
         for r in found if r.movie in movies  # a movie deleted since training is skipped
     ]
     source = "personal" if any(r.reason != "popular" for r in found) else "popular"
-    return Recommendations(items=items, source=source, model_version=model.version, rated=len(ratings))
+    result = Recommendations(items=items, source=source, model_version=model.version, rated=len(ratings), key=key)
+    service.results.put(key, result)
+    return result
 
 
 def popular_movies(*, k: int, genre: str | None = None, exclude_user_id: int | None = None) -> list[tuple[Movie, float]]:

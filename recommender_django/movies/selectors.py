@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Avg, Count, Q, QuerySet
 
 from common.recommender.content import genres_parse
-from recommender_django.movies.models import Movie, Rating
+from recommender_django.movies.models import ImportedRater, Movie, Rating
 
 _GENRE_CACHE: dict[str, tuple[float, list[str]]] = {}
 GENRE_CACHE_SECONDS = 30.0
@@ -90,6 +93,76 @@ def movies_by_id(*, movie_ids: Iterable[int]) -> dict[int, Movie]:
 def user_rating_map(*, user_id: int) -> dict[int, float]:
     """{movie id: stars} of every rating the user has now (the recommender's view of a user)."""
     return dict(Rating.objects.filter(user_id=user_id).values_list("movie_id", "value"))
+
+
+@dataclasses.dataclass(frozen=True)
+class UserRatingState:
+    """Who a user is for the recommender, and a version of their ratings.
+
+    `ratings_version` is (number of ratings, newest `updated_at`): every write stamps
+    `updated_at` with the current time, so an insert or an update moves the newest stamp
+    and a delete lowers the count.  Two moments with the same version hold the same
+    ratings, whichever worker wrote them, so it can key cached results.
+    """
+
+    user_id: int
+    public: bool  # an imported MovieLens rater: their ratings are public research data
+    ratings_version: tuple[int, object]
+    # The movie table's newest change and highest id, read in the same query: a movie added
+    # or edited (admin) reaches cached answers at once (a deletion: at the next count check).
+    catalogue_stamp: tuple[object, object] = (None, None)
+
+    @property
+    def rated(self) -> int:
+        return self.ratings_version[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class UserRatingSnapshot:
+    ratings: dict[int, float]
+    ratings_version: tuple[int, object]
+
+
+@functools.cache
+def _user_state_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    users, raters, ratings = get_user_model()._meta.db_table, ImportedRater._meta.db_table, Rating._meta.db_table
+    movies = Movie._meta.db_table
+    return (
+        f"SELECT u.{quote('id')}, r.{quote('id')}, "
+        f"(SELECT COUNT(*) FROM {quote(ratings)} WHERE {quote('user_id')} = u.{quote('id')}), "
+        f"(SELECT MAX({quote('updated_at')}) FROM {quote(ratings)} WHERE {quote('user_id')} = u.{quote('id')}), "
+        f"(SELECT MAX({quote('updated_at')}) FROM {quote(movies)}), (SELECT MAX({quote('id')}) FROM {quote(movies)}) "
+        f"FROM {quote(users)} u LEFT JOIN {quote(raters)} r ON r.{quote('user_id')} = u.{quote('id')} "
+        f"WHERE u.{quote('id')} = %s"
+    )
+
+
+def user_rating_state(*, user_id: int) -> UserRatingState | None:
+    """The user's visibility and ratings version in one indexed query (None: no such user).
+
+    Raw SQL on purpose: it runs on every recommendation request, where compiling the
+    equivalent ORM query would cost ten times the query itself.  The count and the newest
+    stamp come from the (user, updated_at) index alone, the movie stamps from two index ends.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_user_state_sql(connection.vendor), [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return UserRatingState(user_id=int(row[0]), public=row[1] is not None,
+                           ratings_version=(int(row[2]), row[3]), catalogue_stamp=(row[4], row[5]))
+
+
+def user_rating_snapshot(*, user_id: int) -> UserRatingSnapshot:
+    """The user's ratings and their version, read together (one query), so a result computed
+    from these ratings is cached under exactly their version even while the user rates."""
+    rows = list(Rating.objects.filter(user_id=user_id).values_list("movie_id", "value", "updated_at"))
+    newest = max((updated for _, _, updated in rows), default=None)
+    # The same representation the raw query of `user_rating_state` returns (text on SQLite).
+    newest = connection.ops.adapt_datetimefield_value(newest)
+    return UserRatingSnapshot(ratings={movie: value for movie, value, _ in rows},
+                              ratings_version=(len(rows), newest))
 
 
 def user_ratings(*, user_id: int) -> QuerySet[Rating]:

@@ -16,6 +16,7 @@ def test_swagger_ui_renders_the_declared_operations(app, page) -> None:
         assert page.locator('[data-path="/api/v1/items/{item_id}"]').count() == 1
         # The scripts ran: the page is Swagger UI, not the <noscript> fallback or an error text.
         assert "Could not load" not in page.inner_text("body")
+        page.wait_for_load_state("networkidle")  # the favicon too, before the server stops
 
 
 @pytest.mark.browser
@@ -30,3 +31,4 @@ def test_form_page_posts_with_csrf_and_collapses_nav_on_phones(app, page) -> Non
         page.click("button[type=submit]")
         page.wait_for_selector(".flash-ok")
         assert page.inner_text(".flash-ok") == "saved from the browser"
+        page.wait_for_load_state("networkidle")  # the favicon too, before the server stops

@@ -17,7 +17,7 @@ import pytest
 from tests.recommender_django.helpers import postgres_url
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = ["test_api.py", "test_commands.py", "test_concurrency.py", "test_serving.py"]
+MODULES = ["test_api.py", "test_commands.py", "test_concurrency.py", "test_serving.py", "test_recommendation_cache.py"]
 
 
 @pytest.mark.postgres

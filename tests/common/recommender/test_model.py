@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.recommender import model as model_module
 from common.recommender.content import genres_parse
 from common.recommender.model import (
     ExtraMovie,
@@ -108,3 +109,28 @@ def test_large_arrays_are_float32_and_the_model_holds_no_user_rows(subset_model:
     assert subset_model.ease.dtype == np.float32
     assert subset_model.ease.shape[0] == subset_model.warm_items.size < subset_model.n_items
     assert subset_model.similar_index.shape == (subset_model.n_items, subset_model.artifact.params.similar_k)
+
+
+def test_blocked_ease_row_sums_equal_the_plain_sum_exactly(subset_model: RecommenderModel) -> None:
+    rng = np.random.default_rng(0)
+    for size in (1, 5, model_module.EASE_ROW_BLOCK, model_module.EASE_ROW_BLOCK + 1, 3 * model_module.EASE_ROW_BLOCK + 7):
+        rows = rng.choice(subset_model.warm_items.size, size=min(size, subset_model.warm_items.size), replace=False)
+        blocked = model_module._ease_row_sum(ease=subset_model.ease, rows=rows)
+        assert np.array_equal(blocked, subset_model.ease[rows].sum(axis=0))
+
+
+@pytest.mark.parametrize("user", [3, 15])  # a few ratings, 1,700 ratings
+def test_the_fast_paths_recommend_exactly_what_the_plain_computation_does(
+    subset_model: RecommenderModel, ratings_of, monkeypatch: pytest.MonkeyPatch, user: int
+) -> None:
+    """Blocked EASE sums and per-column selection in the explanations change no answer, not even a tie."""
+    rated = ratings_of(user)
+    queries = [{"k": 10}, {"k": 40, "genre": "Comedy"}, {"k": 100}]
+    fast = [recommendation_list(model=subset_model, ratings=rated, **query) for query in queries]
+    monkeypatch.setattr(model_module, "EASE_ROW_BLOCK", 10**9)  # one plain ease[rows].sum(axis=0)
+    monkeypatch.setattr(model_module, "EXPLAIN_SORT_MAX_RATINGS", 10**9)  # one full stable argsort
+    plain = [recommendation_list(model=subset_model, ratings=rated, **query) for query in queries]
+    assert fast == plain
+    monkeypatch.setattr(model_module, "EASE_ROW_BLOCK", 3)
+    monkeypatch.setattr(model_module, "EXPLAIN_SORT_MAX_RATINGS", 0)
+    assert [recommendation_list(model=subset_model, ratings=rated, **query) for query in queries] == plain
