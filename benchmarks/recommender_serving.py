@@ -9,7 +9,10 @@ registry (memory-mapped arrays), one thread:
 Then the Django app under gunicorn (production settings, N workers) on a fresh SQLite
 database with ml-latest-small loaded: HTTP latency of the recommendations endpoint, RSS and
 PSS per worker (the .npy arrays are file mappings shared by every worker), and how long the
-workers take to serve a newly promoted version without a restart.
+workers take to serve a newly promoted version without a restart.  Server CPU per request
+(from /proc, all workers) of `/healthz`, of a repeated user's top-10 (answered from the
+worker's cache after one indexed query) and of every user once (computed), in one run,
+so their ratios hold on a busy machine.
 
     python benchmarks/recommender_serving.py [--workers 2] [--requests 300]
 """
@@ -34,6 +37,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from common.compare.servers import cpu_seconds  # noqa: E402
 from common.datasets import load_dataset  # noqa: E402
 from common.recommender.build import recommender_build  # noqa: E402
 from common.recommender.model import (  # noqa: E402
@@ -160,16 +164,19 @@ def memory_of(pid: int, model_dir: Path) -> dict[str, float]:
 
 
 def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def server_cpu_per_request(*, pids: list[int], urls: list[str]) -> float:
+    """Milliseconds of server CPU (every worker) per request, over `urls` fetched in turn."""
+    before = cpu_seconds(pids)
+    for url in urls:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            response.read()
+    return (cpu_seconds(pids) - before) / len(urls) * 1000.0
 
 
 def under_gunicorn(*, root: Path, store: Path, workers: int, requests: int) -> tuple[list[dict], dict]:
@@ -211,6 +218,19 @@ def under_gunicorn(*, root: Path, store: Path, workers: int, requests: int) -> t
             assert len(body["items"]) == 10
         for number in range(50):
             get_json(f"{base}/api/movies/{[1, 260, 2571, 296, 318][number % 5]}/similar?k=10")
+        log("server CPU per request: /healthz, a repeated user (cached), every user once (computed)")
+        pids = [process.pid, *children_of(process.pid)]
+        repeat = max(requests, 500)
+        cpu_rows = []
+        for _ in range(3):  # interleaved rounds; medians reported
+            cpu_rows.append({
+                "healthz": server_cpu_per_request(pids=pids, urls=[f"{base}/healthz"] * repeat),
+                "cached": server_cpu_per_request(pids=pids, urls=[f"{base}/api/users/1/recommendations?k=10"] * repeat),
+            })
+        computed = server_cpu_per_request(pids=pids, urls=[f"{base}/api/users/{u}/recommendations?k=25&genre=Drama"
+                                                           for u in range(1, 672)])
+        cpu_ms = {name: float(np.median([row[name] for row in cpu_rows])) for name in ("healthz", "cached")}
+        cpu_ms["computed"] = computed
         model_dir = store / "recommender"
         master = memory_of(process.pid, model_dir)
         for worker in children_of(process.pid):
@@ -235,7 +255,7 @@ def under_gunicorn(*, root: Path, store: Path, workers: int, requests: int) -> t
         log_file.close()
     rows = [{"process": "master", **master}] + [{"process": f"worker {pid}", **m} for pid, m in per_worker.items()]
     http = {"recommendations_http": timings(latencies), "load_movielens_seconds": load_seconds,
-            "hot_reload_seconds": switch_seconds, "workers": workers}
+            "hot_reload_seconds": switch_seconds, "workers": workers, "server_cpu_ms_per_request": cpu_ms}
     return rows, http
 
 
@@ -263,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     latency = http["recommendations_http"]
     print(f"GET /api/users/<id>/recommendations?k=10 over HTTP: median {latency['median_ms']:.1f} ms, "
           f"p90 {latency['p90_ms']:.1f} ms ({latency['calls']} sequential requests)")
+    cpu = http["server_cpu_ms_per_request"]
+    print(f"server CPU per request (all workers, same run): /healthz {cpu['healthz']:.2f} ms, "
+          f"a repeated user's top-10 {cpu['cached']:.2f} ms ({cpu['cached'] / cpu['healthz']:.2f}x /healthz), "
+          f"each user once (computed, k=25, Drama) {cpu['computed']:.2f} ms")
     print(f"load_movielens (ml-latest-small into SQLite): {http['load_movielens_seconds']:.1f} s; "
           f"workers served a newly promoted version after {http['hot_reload_seconds']:.2f} s, no restart")
     REPORT.parent.mkdir(parents=True, exist_ok=True)
