@@ -5,9 +5,11 @@ Trains a quick model in a temporary store (or uses `--store`), then measures in-
 - one applicant through the API's path (pydantic schema validation + compiled scoring);
 - the fitted scikit-learn pipeline on a one-row DataFrame (what a naive app does);
 - a batch of 100,000 applicants, vectorised (validation, scoring, grades, decisions, 4 reasons);
+- one request end to end through the Flask app in production mode (test client): bearer token check,
+  validation, scoring, the decision-log write to SQLite and the JSON answer, next to `/healthz`;
 and checks the compiled path equals the pipeline on 1,000 rows.  Writes reports/credit_latency.json.
 
-    python benchmarks/credit_latency.py [--store models] [--calls 20000]
+    python benchmarks/credit_latency.py [--store models] [--calls 20000] [--request-calls 3000]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -61,20 +64,58 @@ def _summary(name: str, timings: list[float]) -> dict:
             "calls": len(ordered)}
 
 
+def _request_timings(*, store: Path, var: Path, calls: int) -> list[dict]:
+    """`POST /api/v1/score` through the app as production serves it, and `/healthz` (the same app's floor).
+
+    In-process (Flask test client, no HTTP server), so the difference is what scoring adds per request:
+    token check, validation, scoring, the decision-log write (SQLite in `var`) and the JSON answer.
+    """
+    os.environ.update({"MLAPPS_MODE": "production", "MLAPPS_SECRET_KEY": secrets.token_urlsafe(48),
+                       "MLAPPS_MODEL_STORE_DIR": str(store), "MLAPPS_VAR_DIR": str(var)})
+    from common.settings import get_settings
+
+    get_settings.cache_clear()
+    from common.auth import TokenStore
+    from credit_flask import create_app
+
+    app = create_app()
+    token = TokenStore(app.extensions["credit"].engine).token_create(name="credit-latency")
+    _loaded, scorecard = app.extensions["credit"].served()
+    body = json.dumps(scorecard.signature.example()).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    client = app.test_client()
+
+    def score(_: object) -> None:
+        response = client.post("/api/v1/score", data=body, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+    def health(_: object) -> None:
+        assert client.get("/healthz").status_code == 200
+
+    for _ in range(200):  # warm-up: connections, compiled statements, caches
+        score(None), health(None)
+    rows = [_summary("/healthz, in-process", _timings(health, [None], calls)),
+            _summary("POST /api/v1/score: token, validation, score, log write, JSON", _timings(score, [None], calls))]
+    for row in rows:
+        row["vs_healthz"] = rows[0]["median_us"] / row["median_us"]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", help="model store holding a trained `credit` (default: train a quick one)")
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--pipeline-calls", type=int, default=300)
     parser.add_argument("--batch-rows", type=int, default=100_000)
+    parser.add_argument("--request-calls", type=int, default=3000, help="requests per endpoint, end to end")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        registry = ModelRegistry(args.store or tmp)
-        if registry.current_version("credit") is None:
-            print("training a quick credit model...", file=sys.stderr, flush=True)
-            run_training(scenario="credit", options=TrainOptions(quick=True), registry=registry, quiet=True)
-        loaded = registry.load("credit")
+    workdir = tempfile.TemporaryDirectory()
+    registry = ModelRegistry(args.store or Path(workdir.name) / "models")
+    if registry.current_version("credit") is None:
+        print("training a quick credit model...", file=sys.stderr, flush=True)
+        run_training(scenario="credit", options=TrainOptions(quick=True), registry=registry, quiet=True)
+    loaded = registry.load("credit")
     scorecard = scorecard_from_model(loaded=loaded)
     applicants = load_dataset("credit-data")["applicants"].drop(columns="Status")
     names = scorecard.signature.names
@@ -127,11 +168,17 @@ def main(argv: list[str] | None = None) -> int:
         batch_rows.append({"path": label, "rows": len(frame), "seconds": round(best, 3),
                            "applicants_per_second": round(len(frame) / best)})
 
+    request_rows = _request_timings(store=registry.root, var=Path(workdir.name) / "var", calls=args.request_calls)
+    workdir.cleanup()
+
     print(f"\nmodel {loaded.ref}; compiled path vs pipeline on 1,000 rows: max |PD difference| = {max_difference:.2e}\n")
     print(format_table(single_rows, formats={"median_us": lambda v: f"{v:,.1f}", "p99_us": lambda v: f"{v:,.1f}",
                                              "vs_pipeline": lambda v: f"{v:,.0f}x"}))
     print()
     print(format_table(batch_rows, formats={"applicants_per_second": lambda v: f"{v:,}"}))
+    print()
+    print(format_table(request_rows, formats={"median_us": lambda v: f"{v:,.1f}", "p99_us": lambda v: f"{v:,.1f}",
+                                              "vs_healthz": lambda v: f"{v:.2f}x"}))
     checks = {
         "compiled path equals pipeline within 1e-9": max_difference <= 1e-9,
         "compiled single-applicant median <= 50 us": compiled["median_us"] <= 50,
@@ -142,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps({"model": loaded.ref, "max_pd_difference": max_difference, "single": single_rows,
-                                  "batch": batch_rows, "checks": checks, "cpu_count": os.cpu_count()}, indent=2))
+                                  "batch": batch_rows, "requests": request_rows, "checks": checks,
+                                  "cpu_count": os.cpu_count()}, indent=2))
     print(f"\nwritten {REPORT}")
     return 0 if all(checks.values()) else 1
 

@@ -26,6 +26,11 @@ api_tokens = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+# Built once so every API call reuses its compiled form (a statement built per call costs more than the read).
+_LIVE_TOKEN_OWNER = sa.select(api_tokens.c.name).where(
+    api_tokens.c.token_sha256 == sa.bindparam("token_sha256"), api_tokens.c.revoked_at.is_(None)
+)
+
 
 def token_generate() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -77,13 +82,17 @@ class TokenStore:
         ]
 
     def token_verify(self, token: str | None) -> str | None:
-        """The name that owns a live token, or None (unknown, revoked or malformed)."""
+        """The name that owns a live token, or None (unknown, revoked or malformed).
+
+        Exact on every call (one indexed read), so a revocation from any process is
+        honoured on the next request.
+        """
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
+        return self.hash_owner(token_hash(token))
+
+    def hash_owner(self, token_sha256: str) -> str | None:
+        """The name that owns the live token with this sha256 (a signed-in session keeps only the hash)."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(api_tokens.c.name).where(
-                    api_tokens.c.token_sha256 == token_hash(token), api_tokens.c.revoked_at.is_(None)
-                )
-            ).first()
+            row = conn.execute(_LIVE_TOKEN_OWNER, {"token_sha256": token_sha256}).first()
         return row[0] if row else None

@@ -1,8 +1,10 @@
 """Sign-in for the HTML pages: a person signs in with their API token, the session remembers the name.
 
 The same tokens as the API (`mlapps tokens create APP NAME`, stored hashed,
-revoked by the CLI) so one credential works for scripts and for people; the
-name is kept in Flask's signed session cookie, checked again on every write.
+revoked by the CLI) so one credential works for scripts and for people.  The
+signed session cookie keeps the name and the token's sha256 (never the token);
+every request that asks who is signed in checks that the token is still live,
+so revoking it with the CLI signs its sessions out at once.
 
 Usage in an app factory and its views::
 
@@ -29,15 +31,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+import sqlalchemy as sa
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from common.auth import TokenStore
+from common.auth import TokenStore, token_hash
 
 from .auth import engine_get
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "signed_in_as"
+SESSION_TOKEN_KEY = "signed_in_token_sha256"
 
 login_blueprint = Blueprint("login", __name__, template_folder="templates")
 
@@ -52,12 +56,37 @@ def init_login(app: Flask, *, purpose: str, landing: str = "/") -> None:
     """Add `/login` and `/logout`; `purpose` tells people on the sign-in page why they sign in."""
     app.extensions["mlapps_login"] = LoginOptions(purpose=purpose, landing=landing)
     app.register_blueprint(login_blueprint)
-    app.context_processor(lambda: {"signed_in_user": signed_in_user(), "login_enabled": True})
+    app.context_processor(lambda: {"signed_in_user": _signed_in_user_for_display(), "login_enabled": True})
 
 
 def signed_in_user() -> str | None:
-    """The name of the token the visitor signed in with, or None."""
-    return session.get(SESSION_KEY)
+    """The name of the live token the visitor signed in with, or None (one indexed read per request).
+
+    A session whose token was revoked since is cleared.  Raises SQLAlchemy's error while the
+    database is down (a 503), so a write is never let through unchecked.
+    """
+    if "mlapps_signed_in_user" not in g:
+        g.mlapps_signed_in_user = _session_owner()
+    return g.mlapps_signed_in_user
+
+
+def _session_owner() -> str | None:
+    name, digest = session.get(SESSION_KEY), session.get(SESSION_TOKEN_KEY)
+    if not name or not digest:
+        return None
+    owner = TokenStore(engine_get()).hash_owner(digest)
+    if owner != name:
+        session.clear()  # revoked (or renamed) since sign-in
+        return None
+    return owner
+
+
+def _signed_in_user_for_display() -> str | None:
+    """For the navigation bar: pages that need no database keep working while it is down."""
+    try:
+        return signed_in_user()
+    except sa.exc.DBAPIError:
+        return None
 
 
 def same_site_path(target: str | None) -> str | None:
@@ -132,6 +161,7 @@ def login_submit() -> Response | tuple[str, int]:
         return _login_page(target=target, error="Unknown or revoked API token."), 401
     session.clear()  # a new session on sign-in (no fixation)
     session[SESSION_KEY] = name
+    session[SESSION_TOKEN_KEY] = token_hash(token)
     flash(f"Signed in as {name}.", "ok")
     return redirect(target)
 

@@ -99,18 +99,36 @@ def _applicant_schema_cached(signature_json: str) -> type[pydantic.BaseModel]:
     )
 
 
+# Signature object -> (signature, schema): the scoring endpoint asks once per request, and turning the
+# signature into JSON to find its cached schema costs more than validating the applicant.
+_schemas_by_signature: dict[int, tuple[Signature, type[pydantic.BaseModel]]] = {}
+
+
 def applicant_schema(signature: Signature) -> type[pydantic.BaseModel]:
     """The pydantic model of one application under `signature` (cached per signature)."""
-    return _applicant_schema_cached(json.dumps(signature.to_dict(), sort_keys=True))
+    known = _schemas_by_signature.get(id(signature))
+    if known is not None and known[0] is signature:
+        return known[1]
+    schema = _applicant_schema_cached(json.dumps(signature.to_dict(), sort_keys=True))
+    if len(_schemas_by_signature) >= 16:  # a long-lived process that loaded many model versions
+        _schemas_by_signature.clear()
+    _schemas_by_signature[id(signature)] = (signature, schema)  # keeps `signature` alive: its id stays unique
+    return schema
 
 
 def applicant_values(applicant: pydantic.BaseModel, signature: Signature) -> list[Any]:
     """A validated applicant as values in signature order (what the compiled path scores)."""
-    return [getattr(applicant, f"f{index}") for index in range(len(signature.features))]
+    # The schema's fields are f0..fN in signature order, and a validated model holds exactly those.
+    values = list(applicant.__dict__.values())
+    if len(values) != len(signature.features):
+        raise ValueError(f"an applicant of another signature: {len(values)} values, "
+                         f"{len(signature.features)} inputs")
+    return values
 
 
 def applicant_inputs(applicant: pydantic.BaseModel, signature: Signature) -> dict[str, Any]:
-    return {spec.name: getattr(applicant, f"f{i}") for i, spec in enumerate(signature.features)}
+    """A validated applicant by input name (what the decision log keeps)."""
+    return dict(zip(signature.names, applicant_values(applicant, signature), strict=True))
 
 
 class ReasonOut(pydantic.BaseModel):

@@ -61,5 +61,21 @@ def test_a_revoked_token_cannot_sign_in(login_app: Flask, engine, token: str) ->
     assert login_app.test_client().post("/login", data={"token": token}).status_code == 401
 
 
+def test_revoking_the_token_signs_its_sessions_out(login_app: Flask, engine, token: str) -> None:
+    client = login_app.test_client()
+    client.post("/login", data={"token": token})
+    assert client.post("/publish").status_code == 200
+    TokenStore(engine).token_revoke(name="tester")  # what `mlapps tokens revoke APP tester` does
+    refused = client.post("/publish")
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/login")
+    assert "Sign in</a>" in client.get("/notes").get_data(as_text=True)
+
+
+def test_the_session_cookie_never_holds_the_token(login_app: Flask, token: str) -> None:
+    client = login_app.test_client()
+    signed_in = client.post("/login", data={"token": token})
+    assert token not in signed_in.headers["Set-Cookie"]
+
+
 def test_views_open_by_configuration_need_no_sign_in(login_app: Flask) -> None:
     assert login_app.test_client().post("/preview").get_data(as_text=True) == "preview for anyone"

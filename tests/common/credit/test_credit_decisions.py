@@ -57,3 +57,38 @@ def test_concurrent_writers_lose_nothing(engine: sa.Engine, scorecard: CompiledS
         ids = list(pool.map(write, range(200)))
     assert len(set(ids)) == 200
     assert decisions.decisions_count(engine=engine) == 200
+
+
+def test_a_batch_and_single_writes_store_the_same_content(engine: sa.Engine, scorecard: CompiledScorecard) -> None:
+    result = scorecard.score_one(GOOD_APPLICANT)
+    single = decisions.decision_record(engine=engine, inputs=GOOD_APPLICANT, result=result, request_id="same",
+                                       channel="api")
+    assert decisions.decisions_record_batch(engine=engine, inputs=[GOOD_APPLICANT], results=[result],
+                                            request_id="same", channel="api") == 1
+    first, second = (decisions.decision_get(engine=engine, decision_id=i) for i in (single, single + 1))
+    assert first is not None and second is not None
+    different = {k for k in first if first[k] != second[k]} - {"id", "created_at"}
+    assert different == {"batch_row"} and second["batch_row"] == 0
+
+
+@pytest.mark.postgres
+def test_concurrent_writers_lose_nothing_on_postgresql(scorecard: CompiledScorecard) -> None:
+    from tests.credit_flask.support import postgres_database_url
+
+    result = scorecard.score_one(GOOD_APPLICANT)
+    with postgres_database_url() as url:
+        engine = engine_create(url=url)
+        try:
+            decisions.decisions_tables_create(engine=engine)
+
+            def write(index: int) -> int:
+                return decisions.decision_record(engine=engine, inputs=GOOD_APPLICANT, result=result,
+                                                 request_id=f"w{index}", channel="api")
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                ids = list(pool.map(write, range(100)))
+            assert len(set(ids)) == 100 and decisions.decisions_count(engine=engine) == 100
+            stored = decisions.decision_get(engine=engine, decision_id=ids[42])  # the id RETURNING gave back
+            assert stored is not None and stored["request_id"] == "w42" and stored["inputs"] == GOOD_APPLICANT
+        finally:
+            engine.dispose()
