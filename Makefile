@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install install-dev system-deps demo test test-postgres compare fuzz soak quality clean
+.PHONY: install install-dev system-deps demo test test-postgres compare fuzz soak quality latency clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ quality: install-dev
 	$(BIN)/python benchmarks/credit_quality.py
 	$(BIN)/python benchmarks/maintenance_quality.py
 	$(BIN)/python benchmarks/recommender_quality.py
+
+# In-process speed of each app's served path against the naive one (reports/*_latency.json, recommender_serving.json).
+latency: install-dev
+	$(BIN)/python benchmarks/credit_latency.py
+	$(BIN)/python benchmarks/maintenance_latency.py
+	$(BIN)/python benchmarks/recommender_serving.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

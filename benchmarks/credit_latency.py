@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ import pandas as pd  # noqa: E402
 
 from common.credit.service import applicant_schema, applicant_values, scorecard_from_model  # noqa: E402
 from common.datasets import load_dataset  # noqa: E402
+from benchmarks.timing import call_timings, checks_report, timing_summary  # noqa: E402
 from common.registry import ModelRegistry  # noqa: E402
 from common.training import TrainOptions, format_table, run_training  # noqa: E402
 
@@ -45,23 +45,6 @@ def _records(frame: pd.DataFrame) -> list[dict]:
         out.append({k: (None if isinstance(v, float) and v != v else (v.item() if hasattr(v, "item") else v))
                     for k, v in row.items()})
     return out
-
-
-def _timings(function, arguments: list, calls: int) -> list[float]:  # noqa: ANN001
-    timings = []
-    clock = time.perf_counter_ns
-    for index in range(calls):
-        argument = arguments[index % len(arguments)]
-        started = clock()
-        function(argument)
-        timings.append((clock() - started) / 1000.0)
-    return timings
-
-
-def _summary(name: str, timings: list[float]) -> dict:
-    ordered = sorted(timings)
-    return {"path": name, "median_us": statistics.median(ordered), "p99_us": ordered[int(len(ordered) * 0.99) - 1],
-            "calls": len(ordered)}
 
 
 def _request_timings(*, store: Path, var: Path, calls: int) -> list[dict]:
@@ -94,8 +77,8 @@ def _request_timings(*, store: Path, var: Path, calls: int) -> list[dict]:
 
     for _ in range(200):  # warm-up: connections, compiled statements, caches
         score(None), health(None)
-    rows = [_summary("/healthz, in-process", _timings(health, [None], calls)),
-            _summary("POST /api/v1/score: token, validation, score, log write, JSON", _timings(score, [None], calls))]
+    rows = [timing_summary("/healthz, in-process", call_timings(health, [None], calls)),
+            timing_summary("POST /api/v1/score: token, validation, score, log write, JSON", call_timings(score, [None], calls))]
     for row in rows:
         row["vs_healthz"] = rows[0]["median_us"] / row["median_us"]
     return rows
@@ -128,17 +111,17 @@ def main(argv: list[str] | None = None) -> int:
 
     for record in records[:200]:  # warm-up
         scorecard.score_one(record)
-    compiled = _summary("compiled path: validate + score + reasons", _timings(scorecard.score_one, records, args.calls))
+    compiled = timing_summary("compiled path: validate + score + reasons", call_timings(scorecard.score_one, records, args.calls))
     schema = applicant_schema(scorecard.signature)
     signature = scorecard.signature
 
     def api_path(record: dict) -> dict:
         return scorecard.score_values(applicant_values(schema.model_validate(record), signature))
 
-    api = _summary("API path: pydantic schema + compiled score", _timings(api_path, records, args.calls))
+    api = timing_summary("API path: pydantic schema + compiled score", call_timings(api_path, records, args.calls))
     one_row_frames = [sample.iloc[[i]] for i in range(50)]
-    pipeline = _summary("scikit-learn pipeline, one-row DataFrame",
-                        _timings(lambda frame: loaded.artifact.predict_proba(frame), one_row_frames, args.pipeline_calls))
+    pipeline = timing_summary("scikit-learn pipeline, one-row DataFrame",
+                        call_timings(lambda frame: loaded.artifact.predict_proba(frame), one_row_frames, args.pipeline_calls))
     # For scale: a plain one-hot + scaling logistic regression (what the 3.4 ms refers to), one row.
     from benchmarks.credit_quality import plain_logistic_regression
 
@@ -146,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     categorical = [f.name for f in signature.features if f.kind == "category"]
     numeric = [f.name for f in signature.features if f.kind != "category"]
     plain = plain_logistic_regression(categorical, numeric).fit(applicants[names], target)
-    reference = _summary("reference: plain one-hot logistic regression pipeline, one row",
-                         _timings(lambda frame: plain.predict_proba(frame), one_row_frames, args.pipeline_calls))
+    reference = timing_summary("reference: plain one-hot logistic regression pipeline, one row",
+                         call_timings(lambda frame: plain.predict_proba(frame), one_row_frames, args.pipeline_calls))
     single_rows = [compiled, api, pipeline, reference]
     for row in single_rows:
         row["vs_pipeline"] = pipeline["median_us"] / row["median_us"]
@@ -184,15 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         "compiled single-applicant median <= 50 us": compiled["median_us"] <= 50,
         "batch >= 100,000 applicants/s": batch_rows[0]["applicants_per_second"] >= 100_000,
     }
-    print()
-    for name, ok in checks.items():
-        print(f"{'PASS' if ok else 'FAIL'}  {name}")
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps({"model": loaded.ref, "max_pd_difference": max_difference, "single": single_rows,
-                                  "batch": batch_rows, "requests": request_rows, "checks": checks,
-                                  "cpu_count": os.cpu_count()}, indent=2))
-    print(f"\nwritten {REPORT}")
-    return 0 if all(checks.values()) else 1
+    return checks_report(path=REPORT, checks=checks, document={
+        "model": loaded.ref, "max_pd_difference": max_difference, "single": single_rows, "batch": batch_rows,
+        "requests": request_rows})
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
   difference, tool strain, the documented failure rules as indicators) and the
   windowed engine features of the remaining-useful-life model.
 - `models`: the two fitted artifacts (`FailureRiskModel`, `RulModel`).
+- `compiled`: the failure model's trees as flat arrays for serving a few readings fast (same probabilities).
 - `training`: the `mlapps train maintenance` recipe (real files when available, simulators otherwise).
 - `prediction` / `explanations`: scoring with physics near-miss messages and top contributing features.
 - `schemas`: the reading / engine-cycle schema (pydantic v2, input and output models).

@@ -12,6 +12,7 @@ Two kinds of explanation go with every prediction:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,8 @@ def _n(value: float, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def physics_conditions(*, features: pd.Series, product_type: str) -> list[dict[str, Any]]:
-    """The documented failure conditions one reading meets or is near (physics feature row)."""
+def physics_conditions(*, features: Mapping[str, float] | pd.Series, product_type: str) -> list[dict[str, Any]]:
+    """The documented failure conditions one reading meets or is near (a physics feature row or mapping)."""
     conditions: list[dict[str, Any]] = []
     power = float(features["power_w"])
     low, high = POWER_LIMITS_W

@@ -106,6 +106,33 @@ def physics_features(*, readings: pd.DataFrame) -> pd.DataFrame:
     return features[list(PHYSICS_FEATURES)]
 
 
+
+def physics_feature_values(
+    *, product_type: str, air_temperature_k: float, process_temperature_k: float, rotational_speed_rpm: float,
+    torque_nm: float, tool_wear_min: float,
+) -> list[float]:
+    """The model inputs of one reading (in `PHYSICS_FEATURES` order), without pandas.
+
+    The same values as `physics_features`: Python floats follow the same IEEE
+    operations in the same order, and the difference is rounded like `np.round`
+    (scale by 1e6, round half to even, scale back).
+    """
+    if product_type not in PRODUCT_TYPE_CODE:
+        raise ValueError(f"unknown product types {[product_type]}; expected L, M or H")
+    air, process, speed = float(air_temperature_k), float(process_temperature_k), float(rotational_speed_rpm)
+    torque, wear = float(torque_nm), float(tool_wear_min)
+    power = torque * (speed * (2.0 * math.pi / 60.0))
+    difference = round((process - air) * 1e6) / 1e6
+    strain = wear * torque
+    limit = OSF_LIMIT_MIN_NM[product_type]
+    low, high = POWER_LIMITS_W
+    return [
+        float(PRODUCT_TYPE_CODE[product_type]), air, process, speed, torque, wear,
+        power, difference, strain, strain - limit,
+        float(power < low), float(power > high),
+        float(difference < HDF_TEMPERATURE_DIFFERENCE_K and speed < HDF_SPEED_RPM), float(strain > limit),
+    ]
+
 # --------------------------------------------------------------------------- remaining useful life
 ENGINE_SETTINGS = ("setting_1", "setting_2", "setting_3")
 ENGINE_SENSORS = tuple(f"s{i}" for i in range(1, 22))

@@ -28,6 +28,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from common import evaluation
 from common.datasets import DatasetUnavailableError, frames_fingerprint, get_dataset, load_dataset, where_from
+from common.maintenance.compiled import failure_model_arrays
 from common.maintenance.features import (
     FAILURE_MODES,
     FAILURE_TARGET,
@@ -203,7 +204,9 @@ def failure_model_train(
             "confusion_matrix": {k: int(at[k]) for k in ("tp", "fp", "fn", "tn")},
         },
     }
-    version = registry.save(name=FAILURE_MODEL, artifact=model, metadata=metadata, promote=options.promote)
+    # The served path's compiled trees travel with the version (memory-mapped when loaded).
+    version = registry.save(name=FAILURE_MODEL, artifact=model, metadata=metadata,
+                            arrays=failure_model_arrays(model=model), promote=options.promote)
     row = {"model": FAILURE_MODEL, "dataset": data.dataset, "protocol": f"{folds}-fold CV",
            "pr_auc": metrics["pr_auc"], "f1": metrics["f1"], "precision": metrics["precision"],
            "threshold": threshold}

@@ -1,15 +1,19 @@
-"""The app served for real: concurrent ingestion over HTTP, the simulator client, the CLI commands."""
+"""The app served for real: concurrent ingestion over HTTP, the simulator client, the CLI commands, the compiled model."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskClient
 
 from common.cli import main as mlapps_main
-from tests.maintenance_flask.support import HEALTHY_READING, POWER_FAILURE_READING, at, telemetry
+from common.maintenance import prediction
+from common.maintenance.schemas import ReadingIn
+from tests.maintenance_flask.support import HEALTHY_READING, HEAT_FAILURE_READING, POWER_FAILURE_READING, at, telemetry
 from tests.support.servers import wsgi_server
 
 
@@ -97,3 +101,24 @@ def test_production_entry_points_import() -> None:
 
     assert wsgi.app.name == "maintenance_flask"
     assert conf.worker_class == "sync" and conf.preload_app is True
+
+
+
+def test_predictions_are_served_by_the_compiled_trees_with_unchanged_answers(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readings = [HEALTHY_READING, POWER_FAILURE_READING, HEAT_FAILURE_READING]
+    served = [client.post("/api/v1/predict/failure", json=r).get_json() for r in readings]
+    loaded = client.application.extensions["maintenance"].failure_loaded()
+    # The scikit-learn pipelines (what the endpoint used before) give the same answers.
+    assert served == [prediction._failure_predict_pipelines(loaded=loaded, readings=[ReadingIn(**r)], explain=True)[0]
+                      .model_dump(mode="json") for r in readings]
+    batch = client.post("/api/v1/predict/failure", json=readings).get_json()
+    assert batch == {"predictions": served}
+
+    def refuse(**_kwargs: Any) -> None:
+        raise AssertionError("the scikit-learn pipelines served a few readings")
+
+    monkeypatch.setattr(prediction, "_failure_predict_pipelines", refuse)
+    assert [client.post("/api/v1/predict/failure", json=r).get_json() for r in readings] == served
+    assert client.post("/api/v1/predict/failure", json=readings).get_json() == batch

@@ -1,0 +1,159 @@
+"""The failure model compiled for serving: a few readings scored and explained in a fraction of a millisecond.
+
+The fitted `FailureRiskModel` keeps its scikit-learn pipelines (batch scoring,
+evaluation); its forests (machine failure and each failure mode) are also
+exported once into flat node arrays (`common.compiled_trees`), stored with the
+model version (`failure_model_arrays`) and memory-mapped when it is loaded.  A
+version saved without them is compiled when it is first served.
+
+`FailureScorer.score` walks the base readings through every output's trees and,
+for explanations, the occlusion variants (each feature group set to its healthy
+reference value) through the machine-failure trees only, all in one walk.  Its
+probabilities equal the pipelines' `predict_proba` (to float summation order).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import threading
+from typing import Any
+
+import numpy as np
+
+from common.compiled_trees import CompiledTrees, NotCompilableError, trees_compile
+from common.maintenance.explanations import GROUP_VALUE
+from common.maintenance.features import FAILURE_MODES, FAILURE_TARGET, FEATURE_GROUPS, PHYSICS_FEATURES
+from common.maintenance.models import FailureRiskModel
+from common.registry import LoadedModel
+
+ARRAY_PREFIX = "failure_trees_"
+# Output columns of the compiled trees: P(machine failure), then P(each failure mode).
+FAILURE_OUTPUTS = ("failure_probability", *FAILURE_MODES.values())
+_TARGETS = (FAILURE_TARGET, *FAILURE_MODES)
+# Beyond this many readings per call the scikit-learn pipelines are as fast (their cost is per tree, not per row).
+COMPILED_MAX_READINGS = 64
+_FEATURE_INDEX = {name: i for i, name in enumerate(PHYSICS_FEATURES)}
+_SCORERS_KEPT = 4
+
+
+def failure_trees_compile(*, model: FailureRiskModel) -> CompiledTrees:
+    """Every output's classifier as flat trees (raises NotCompilableError for non-tree classifiers)."""
+    classifiers = [
+        model.pipelines_[target].named_steps["classifier"] if target in model.pipelines_ else None
+        for target in _TARGETS
+    ]
+    return trees_compile(classifiers=classifiers, n_features=len(PHYSICS_FEATURES), positive_class=1)
+
+
+def failure_model_arrays(*, model: FailureRiskModel) -> dict[str, np.ndarray]:
+    """The compiled trees as registry arrays (`ModelRegistry.save(arrays=...)`); empty if not compilable."""
+    try:
+        return failure_trees_compile(model=model).arrays(prefix=ARRAY_PREFIX)
+    except NotCompilableError:
+        return {}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FailureScores:
+    """Probabilities of each reading (rows) and, when explained, the top feature groups of each."""
+
+    probabilities: np.ndarray  # (readings, FAILURE_OUTPUTS)
+    top_features: list[list[dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FailureScorer:
+    """The compiled failure model with what explanations need (healthy reference, feature groups)."""
+
+    trees: CompiledTrees
+    reference: np.ndarray  # healthy reference value of each physics feature
+    groups: tuple[tuple[str, np.ndarray], ...]  # (group name, feature columns)
+    value_columns: tuple[int | None, ...]  # per group: the feature shown as its value (None: no value)
+
+    def score(self, *, features: np.ndarray, explain: bool = True, top: int = 3) -> FailureScores:
+        """Score physics-feature rows (readings x `PHYSICS_FEATURES`); explain = occlusion top features."""
+        features = np.asarray(features, dtype=np.float64)
+        readings = features.shape[0]
+        if not explain:
+            return FailureScores(probabilities=self.trees.predict(features), top_features=[[] for _ in range(readings)])
+        # Rows: the readings, then per reading one variant per feature group (machine failure only).
+        variants = np.repeat(features, len(self.groups), axis=0).reshape(readings, len(self.groups), -1)
+        for g, (_name, columns) in enumerate(self.groups):
+            variants[:, g, columns] = self.reference[columns]
+        rows = np.concatenate([features, variants.reshape(-1, features.shape[1])])
+        predicted = self.trees.predict(rows, outputs_by_row=_explained_outputs(readings=readings, groups=len(self.groups)))
+        probabilities = predicted[:readings]
+        replaced = predicted[readings:, 0].reshape(readings, len(self.groups))
+        return FailureScores(probabilities=probabilities,
+                             top_features=[self._top(features=features[i], base=float(probabilities[i, 0]),
+                                                     replaced=replaced[i], top=top) for i in range(readings)])
+
+    def _top(self, *, features: np.ndarray, base: float, replaced: np.ndarray, top: int) -> list[dict[str, Any]]:
+        # Same selection and rounding as `explanations.failure_top_features` (3 decimals).
+        contributions = sorted(
+            ((g, base - float(value)) for g, value in enumerate(replaced)), key=lambda item: abs(item[1]), reverse=True,
+        )
+        chosen = [c for c in contributions[:top] if abs(c[1]) > 10 ** (-3)]
+        result = []
+        for g, delta in chosen:
+            column = self.value_columns[g]
+            result.append({"feature": self.groups[g][0],
+                           "value": round(float(features[column]), 3) if column is not None else None,
+                           "contribution": round(delta, 3)})
+        return result
+
+
+@functools.lru_cache(maxsize=COMPILED_MAX_READINGS)
+def _explained_outputs(*, readings: int, groups: int) -> tuple[tuple[int, ...], ...]:
+    """Every output of each reading, then P(machine failure) of each of its occlusion variants."""
+    return ((tuple(range(len(FAILURE_OUTPUTS))),) * readings) + (((0,),) * (readings * groups))
+
+
+def failure_scorer_build(*, model: FailureRiskModel, arrays: dict[str, np.ndarray] | None = None) -> FailureScorer | None:
+    """The scorer from stored arrays when the version has them, else compiled now; None if not compilable."""
+    trees: CompiledTrees | None = None
+    if arrays and f"{ARRAY_PREFIX}feature" in arrays:
+        trees = CompiledTrees.from_arrays(arrays, prefix=ARRAY_PREFIX)
+        if trees.n_features != len(PHYSICS_FEATURES) or trees.n_outputs != len(FAILURE_OUTPUTS):
+            trees = None
+    if trees is None:
+        try:
+            trees = failure_trees_compile(model=model)
+        except NotCompilableError:
+            return None
+    reference = np.asarray([model.reference_[name] for name in PHYSICS_FEATURES], dtype=np.float64)
+    groups = tuple((name, np.asarray([_FEATURE_INDEX[c] for c in columns])) for name, columns in FEATURE_GROUPS.items())
+    value_columns = tuple(_FEATURE_INDEX[GROUP_VALUE[name]] if name in GROUP_VALUE else None for name in FEATURE_GROUPS)
+    return FailureScorer(trees=trees, reference=reference, groups=groups, value_columns=value_columns)
+
+
+class _ScorerCache:
+    """The scorer of each recently served LoadedModel (a promoted version is a new LoadedModel)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: collections.OrderedDict[int, tuple[LoadedModel, FailureScorer | None]] = collections.OrderedDict()
+
+    def get(self, loaded: LoadedModel) -> FailureScorer | None:
+        entry = self._entries.get(id(loaded))
+        if entry is not None and entry[0] is loaded:
+            return entry[1]
+        with self._lock:
+            entry = self._entries.get(id(loaded))
+            if entry is None or entry[0] is not loaded:
+                scorer = failure_scorer_build(model=loaded.artifact, arrays=dict(loaded.arrays))
+                # Holding `loaded` keeps its id from being reused by another object while cached.
+                self._entries[id(loaded)] = entry = (loaded, scorer)
+                while len(self._entries) > _SCORERS_KEPT:
+                    self._entries.popitem(last=False)
+            return entry[1]
+
+
+_SCORERS = _ScorerCache()
+
+
+def failure_scorer(*, loaded: LoadedModel) -> FailureScorer | None:
+    """The compiled scorer of a loaded failure model version (built once per loaded version)."""
+    return _SCORERS.get(loaded)

@@ -1,0 +1,101 @@
+"""The served failure model: compiled trees stored with the version, same answers as the scikit-learn pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.datasets.ai4i_sim import simulate_ai4i
+from common.maintenance import compiled, prediction
+from common.maintenance.compiled import ARRAY_PREFIX, FAILURE_OUTPUTS, failure_scorer
+from common.maintenance.features import READING_COLUMNS, physics_feature_values, physics_features
+from common.maintenance.prediction import failure_predict
+from common.maintenance.schemas import ReadingIn
+from common.registry import LoadedModel, ModelRegistry
+from tests.maintenance_flask.support import HEALTHY_READING, HEAT_FAILURE_READING, POWER_FAILURE_READING
+
+
+def _readings(frame: pd.DataFrame) -> list[ReadingIn]:
+    return [ReadingIn(**row) for row in frame[list(READING_COLUMNS)].to_dict("records")]
+
+
+def test_one_readings_features_without_pandas_equal_the_frame_features() -> None:
+    readings = simulate_ai4i(rows=3000, seed=11)[list(READING_COLUMNS)]
+    rng = np.random.default_rng(0)
+    edges = pd.DataFrame({  # the documented rule boundaries, exactly on and around them
+        "product_type": rng.choice(["L", "M", "H"], 600),
+        "air_temperature_k": rng.choice([300.0, 300.1, 299.95], 600),
+        "process_temperature_k": rng.choice([308.6, 308.7, 308.55, 310.0], 600),
+        "rotational_speed_rpm": rng.choice([1380.0, 1379.9, 1168.0, 2000.0], 600),
+        "torque_nm": rng.choice([28.6, 40.0, 55.0, 73.5], 600),
+        "tool_wear_min": rng.choice([0.0, 200.0, 157.14285714285714, 220.0], 600),
+    })
+    for frame in (readings, edges):
+        expected = physics_features(readings=frame).to_numpy()
+        rows = np.array([physics_feature_values(**row) for row in frame.to_dict("records")])
+        np.testing.assert_array_equal(rows, expected)
+    with pytest.raises(ValueError, match="product type"):
+        physics_feature_values(**{**HEALTHY_READING, "product_type": "X"})
+
+
+def test_compiled_probabilities_equal_the_pipelines_on_thousands_of_readings(failure_loaded: LoadedModel) -> None:
+    readings = simulate_ai4i(rows=3000, seed=12)
+    expected = failure_loaded.artifact.predict_proba_frame(readings)[list(FAILURE_OUTPUTS)].to_numpy()
+    scorer = failure_scorer(loaded=failure_loaded)
+    got = scorer.trees.predict(physics_features(readings=readings).to_numpy())
+    np.testing.assert_allclose(got, expected, rtol=0, atol=0)
+
+
+def test_the_trained_version_stores_its_compiled_trees_and_serving_maps_them(failure_loaded: LoadedModel) -> None:
+    stored = {name for name in failure_loaded.arrays if name.startswith(ARRAY_PREFIX)}
+    assert f"{ARRAY_PREFIX}threshold" in stored and f"{ARRAY_PREFIX}tree_root" in stored
+    assert all(name in failure_loaded.metadata["files"] for name in (f"{n}.npy" for n in stored))  # checksummed
+    scorer = failure_scorer(loaded=failure_loaded)
+    assert np.shares_memory(scorer.trees.threshold, failure_loaded.arrays[f"{ARRAY_PREFIX}threshold"])
+    assert failure_scorer(loaded=failure_loaded) is scorer  # built once per loaded version
+
+
+def test_answers_with_explanations_are_the_same_as_the_pipelines(failure_loaded: LoadedModel) -> None:
+    frame = pd.concat([pd.DataFrame([HEALTHY_READING, POWER_FAILURE_READING, HEAT_FAILURE_READING]),
+                       simulate_ai4i(rows=40, seed=13)[list(READING_COLUMNS)]], ignore_index=True)
+    readings = _readings(frame)
+    for explain in (True, False):
+        served = [p.model_dump() for p in failure_predict(loaded=failure_loaded, readings=readings, explain=explain)]
+        pipelines = [p.model_dump() for p in prediction._failure_predict_pipelines(
+            loaded=failure_loaded, readings=readings, explain=explain)]
+        assert served == pipelines
+    assert any(p["top_features"] for p in served) is False  # explain=False: none
+    explained = failure_predict(loaded=failure_loaded, readings=readings[:3])
+    assert explained[1].top_features and explained[1].conditions  # the power failure is explained
+
+
+def test_a_reading_is_served_without_the_pipelines(failure_loaded: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = failure_predict(loaded=failure_loaded, readings=_readings(pd.DataFrame([POWER_FAILURE_READING])))
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the scikit-learn pipelines were called for one reading")
+
+    monkeypatch.setattr(prediction, "_failure_predict_pipelines", refuse)
+    served = failure_predict(loaded=failure_loaded, readings=_readings(pd.DataFrame([POWER_FAILURE_READING])))
+    assert served == expected
+
+
+def test_large_batches_use_the_pipelines(failure_loaded: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = _readings(simulate_ai4i(rows=compiled.COMPILED_MAX_READINGS + 1, seed=14))
+    monkeypatch.setattr(prediction, "failure_scorer", lambda **_: pytest.fail("compiled path used for a big batch"))
+    assert len(failure_predict(loaded=failure_loaded, readings=readings, explain=False)) == len(readings)
+
+
+def test_a_version_saved_without_compiled_trees_is_compiled_when_served(failure_loaded: LoadedModel,
+                                                                        tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "models")
+    registry.save(name="maintenance-failure", artifact=failure_loaded.artifact, metadata={})
+    older = registry.load("maintenance-failure")
+    assert not older.arrays
+    readings = _readings(pd.DataFrame([HEALTHY_READING, HEAT_FAILURE_READING]))
+    answers = [p.model_dump(exclude={"model_version"}) for p in failure_predict(loaded=older, readings=readings)]
+    expected = [p.model_dump(exclude={"model_version"}) for p in failure_predict(loaded=failure_loaded, readings=readings)]
+    assert failure_scorer(loaded=older) is not None and answers == expected

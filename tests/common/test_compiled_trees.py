@@ -1,0 +1,143 @@
+"""Compiled tree ensembles give scikit-learn's probabilities exactly, for any rows, after a trip through the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, VotingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
+
+from common.compiled_trees import CompiledTrees, NotCompilableError, trees_compile
+from common.registry import ModelRegistry
+
+FEATURES = 6
+
+
+def _data(*, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, FEATURES)) * [1.0, 10.0, 100.0, 0.01, 1e4, 3.0]  # noqa: N806
+    X[:, 5] = np.round(X[:, 5])  # a few repeated values, like product types and counts
+    y = ((X[:, 0] + X[:, 1] / 10 + rng.normal(scale=0.7, size=rows)) > 1.2).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, object]:
+    X, y = _data(rows=1500, seed=1)  # noqa: N806
+    labels = np.where(y == 1, "fails", "ok")
+    return {
+        "random forest": RandomForestClassifier(n_estimators=30, random_state=0).fit(X, y),
+        "extra trees": ExtraTreesClassifier(n_estimators=20, min_samples_leaf=2, random_state=0).fit(X, y),
+        "soft vote": VotingClassifier([("rf", RandomForestClassifier(n_estimators=10, random_state=1)),
+                                       ("et", ExtraTreesClassifier(n_estimators=15, random_state=1))],
+                                      voting="soft").fit(X, y),
+        "tree": DecisionTreeClassifier(max_depth=8, random_state=0).fit(X, y),
+        "prior": DummyClassifier(strategy="prior").fit(X, y),
+        "string labels": RandomForestClassifier(n_estimators=10, random_state=2).fit(X, labels),
+    }
+
+
+def _positive(classifier: object, X: np.ndarray, positive: object = 1) -> np.ndarray:  # noqa: N803
+    return classifier.predict_proba(X)[:, list(classifier.classes_).index(positive)]
+
+
+def _thresholds(classifier: object) -> list[tuple[int, float]]:
+    trees = []
+    for member in getattr(classifier, "estimators_", [classifier]):
+        trees.extend(getattr(member, "estimators_", [member]))
+    pairs = []
+    for tree in trees:
+        internal = tree.tree_.children_left != -1
+        pairs.extend(zip(tree.tree_.feature[internal].tolist(), tree.tree_.threshold[internal].tolist(), strict=True))
+    return pairs
+
+
+@pytest.mark.parametrize("name", ["random forest", "extra trees", "soft vote", "tree", "prior"])
+def test_compiled_probabilities_equal_predict_proba_on_thousands_of_rows(fitted: dict, name: str) -> None:
+    classifier = fitted[name]
+    compiled = trees_compile(classifiers=[classifier], n_features=FEATURES)
+    X, _ = _data(rows=4000, seed=2)  # noqa: N806
+    np.testing.assert_allclose(compiled.predict(X)[:, 0], _positive(classifier, X), rtol=0, atol=0)
+
+
+def test_values_exactly_at_and_next_to_thresholds_go_the_way_scikit_learn_sends_them(fitted: dict) -> None:
+    """scikit-learn compares float32-cast features with float64 thresholds (`x <= t` goes left)."""
+    classifier = fitted["soft vote"]
+    compiled = trees_compile(classifiers=[classifier], n_features=FEATURES)
+    base, _ = _data(rows=1, seed=3)
+    rows = []
+    for feature, threshold in _thresholds(classifier)[:400]:
+        for value in (threshold, np.float32(threshold), np.nextafter(np.float32(threshold), np.float32(np.inf)),
+                      np.nextafter(np.float32(threshold), np.float32(-np.inf)), np.nextafter(threshold, np.inf)):
+            row = base[0].copy()
+            row[feature] = value
+            rows.append(row)
+    X = np.asarray(rows)  # noqa: N806
+    np.testing.assert_allclose(compiled.predict(X)[:, 0], _positive(classifier, X), rtol=0, atol=0)
+
+
+def test_several_outputs_in_one_walk_and_only_the_outputs_asked_for(fitted: dict) -> None:
+    classifiers = [fitted["random forest"], fitted["extra trees"], fitted["string labels"], None]
+    compiled = trees_compile(classifiers=classifiers, n_features=FEATURES, positive_class=1)
+    X, _ = _data(rows=50, seed=4)  # noqa: N806
+    every = compiled.predict(X)
+    np.testing.assert_allclose(every[:, 0], _positive(fitted["random forest"], X), rtol=0, atol=0)
+    np.testing.assert_allclose(every[:, 1], _positive(fitted["extra trees"], X), rtol=0, atol=0)
+    assert (every[:, 2] == 0).all()  # "fails"/"ok" labels: no class 1
+    assert (every[:, 3] == 0).all()  # no classifier: always 0
+
+    some = compiled.predict(X[:3], outputs_by_row=[(0, 1), (1,), ()])
+    np.testing.assert_array_equal(some[0, :2], every[0, :2])
+    assert some[1, 1] == every[1, 1] and np.isnan(some[1, [0, 2, 3]]).all()
+    assert np.isnan(some[2]).all()
+
+
+def test_string_labels_compile_for_the_named_positive_class(fitted: dict) -> None:
+    classifier = fitted["string labels"]
+    compiled = trees_compile(classifiers=[classifier], n_features=FEATURES, positive_class="fails")
+    X, _ = _data(rows=500, seed=5)  # noqa: N806
+    np.testing.assert_allclose(compiled.predict(X)[:, 0], _positive(classifier, X, "fails"), rtol=0, atol=0)
+
+
+def test_compiled_trees_survive_the_registry_memory_mapped(fitted: dict, tmp_path: Path) -> None:
+    compiled = trees_compile(classifiers=[fitted["soft vote"], fitted["prior"]], n_features=FEATURES)
+    registry = ModelRegistry(tmp_path / "models")
+    registry.save(name="toy", artifact={"kind": "toy"}, metadata={}, arrays=compiled.arrays(prefix="toy_"))
+    loaded = registry.load("toy")
+    assert isinstance(loaded.arrays["toy_threshold"], np.memmap)
+    restored = CompiledTrees.from_arrays(loaded.arrays, prefix="toy_")
+    assert np.shares_memory(restored.threshold, loaded.arrays["toy_threshold"])  # mapped, not copied
+    X, _ = _data(rows=300, seed=6)  # noqa: N806
+    np.testing.assert_array_equal(restored.predict(X), compiled.predict(X))
+    assert (restored.n_trees, restored.n_outputs) == (compiled.n_trees, 2)
+
+
+def test_what_cannot_be_compiled_or_scored_is_refused(fitted: dict) -> None:
+    X, y = _data(rows=200, seed=7)  # noqa: N806
+    with pytest.raises(NotCompilableError):
+        trees_compile(classifiers=[LogisticRegression().fit(X[:, :2], y)], n_features=FEATURES)
+    with pytest.raises(NotCompilableError):
+        trees_compile(classifiers=[VotingClassifier([("t", DecisionTreeClassifier())], voting="hard").fit(X, y)],
+                      n_features=FEATURES)
+    compiled = trees_compile(classifiers=[fitted["tree"]], n_features=FEATURES)
+    with pytest.raises(ValueError, match="finite"):
+        compiled.predict(np.full((1, FEATURES), np.nan))
+    with pytest.raises(ValueError, match="6 features"):
+        compiled.predict(np.zeros((1, 4)))
+
+
+def test_big_batches_are_walked_in_chunks_with_the_same_result(fitted: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import common.compiled_trees as compiled_trees
+
+    classifier = fitted["random forest"]
+    compiled = trees_compile(classifiers=[classifier, fitted["extra trees"]], n_features=FEATURES)
+    X, _ = _data(rows=1000, seed=8)  # noqa: N806
+    whole = compiled.predict(X)
+    monkeypatch.setattr(compiled_trees, "CHUNK_ROWS", 64)
+    np.testing.assert_array_equal(compiled.predict(X), whole)
+    np.testing.assert_array_equal(compiled.predict(X, outputs_by_row=[(1,)] * 1000)[:, 1], whole[:, 1])
+    np.testing.assert_array_equal(whole[:, 0], _positive(classifier, X))
