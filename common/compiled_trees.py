@@ -3,21 +3,24 @@
 scikit-learn validates the input and calls into Cython once per tree, which
 costs milliseconds for a forest of hundreds of trees even for one row.  A
 served reading is scored here instead: every tree of every output is exported
-once (at training or load time) into one set of flat node arrays, and all
-(row, tree) pairs walk down together, one numpy step per tree level.
+once (at training or load time) into one set of flat node arrays, and one loop
+compiled by numba walks every requested (row, tree) pair down to its leaf.
 
 Node layout: a node's right child directly follows its left child, so one step
-is `node = left[node] + (x[feature[node]] > threshold[node])`.  A leaf has
-threshold +inf and is its own left child, so a finished walk stays put.  As in
-scikit-learn, features are cast to float32 and `x <= threshold` goes left.
-Probabilities are the trees' leaf values averaged exactly as `predict_proba`
-averages them, in the same order (a forest adds its trees one by one from 0 and
-divides by their number; a soft vote takes the mean of its forests), so they are
-bit for bit the same and rounded answers never differ.
+is `node = left[node] + (x[feature[node]] > threshold[node])`; a leaf is its own
+left child (threshold +inf).  As in scikit-learn, features are cast to float32
+and `x <= threshold` goes left.  Probabilities are the trees' leaf values
+averaged exactly as `predict_proba` averages them, in the same order (a forest
+adds its trees one by one from 0 and divides by their number; a soft vote takes
+the mean of its forests), so they are bit for bit the same and rounded answers
+never differ.
 
 The arrays are plain numpy arrays (`CompiledTrees.arrays()`), stored with the
 model version by the registry and memory-mapped when it is loaded, so worker
-processes share them.
+processes share them.  numba is imported, and the walk compiled (under a
+second), on the first prediction of a process: serving code predicts once while
+loading, so with gunicorn's preload the master compiles and its workers inherit
+the machine code.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,12 +38,13 @@ from sklearn.tree import DecisionTreeClassifier
 
 ARRAY_NAMES = ("feature", "threshold", "left", "value", "tree_root", "tree_member", "member_output", "member_trees",
                "shape")
-# Finished walks are dropped every this many levels: fewer pairs to move down, but each drop costs
-# numpy calls (measured: 6-14 are equally good for 300-2,000 walks of 20-35 levels).
-COMPACT_EVERY = 8
-# Lane plans are kept for calls of up to this many rows (the served shapes); bigger ones go in chunks.
-PLAN_CACHE_ROWS = 256
+# Rows go through one tree at a time in blocks of this many rows: the tree's nodes stay in cache for
+# the block, and the block's (row, member) sums stay small.
 CHUNK_ROWS = 4096
+# Walks moved down in lockstep (at least one tree's rows of a block): enough independent loads in flight.
+WALKS_IN_FLIGHT = 128
+# The outputs asked of each row are kept for calls of up to this many rows (the served shapes).
+MASK_CACHE_ROWS = 256
 
 
 class NotCompilableError(TypeError):
@@ -119,17 +123,6 @@ def _classifier_members(*, classifier: Any, positive_class: Any) -> list[list[_T
     raise NotCompilableError(f"{type(classifier).__name__} cannot be compiled to flat trees")
 
 
-@dataclasses.dataclass(frozen=True)
-class _LanePlan:
-    """Where each (row, tree) walk starts, which row it reads and which (row, member) sum it adds to."""
-
-    root: np.ndarray
-    row_offset: np.ndarray | None  # None: a single row, nothing to offset
-    bucket: np.ndarray  # (row, member) sum each walk adds to, in tree order
-    member_bucket: np.ndarray  # (row, output) sum each (row, member) probability adds to
-    requested: np.ndarray  # (rows, outputs) bool
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class CompiledTrees:
     """Several tree-ensemble outputs in one node layout; `predict` walks them all at once."""
@@ -144,8 +137,14 @@ class CompiledTrees:
     member_trees: np.ndarray  # float64 per member: its number of trees
     n_features: int
     n_outputs: int
-    _plans: dict[Any, _LanePlan] = dataclasses.field(default_factory=dict, repr=False)
-    _plans_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
+    _masks: dict[Any, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
+    _masks_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        # Read-only views of the expected types: stored (memory-mapped, read-only) and freshly compiled
+        # trees then share one compiled signature of the walk, and nothing can write into shared pages.
+        for name, dtype in _NODE_DTYPES.items():
+            object.__setattr__(self, name, _read_only(np.ascontiguousarray(getattr(self, name), dtype=dtype)))
 
     # -- persistence ------------------------------------------------------------------------
     def arrays(self, *, prefix: str = "") -> dict[str, np.ndarray]:
@@ -177,90 +176,140 @@ class CompiledTrees:
         `outputs_by_row[i]` lists the outputs wanted for row i (default: all of them), so a
         caller can ask many outputs of one row and one output of others in the same walk.
         """
-        rows = np.asarray(X, dtype=np.float32)  # scikit-learn compares float32 features
+        rows = np.array(X, dtype=np.float32, order="C")  # scikit-learn compares float32 features
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
             raise ValueError(f"expected rows of {self.n_features} features, got shape {rows.shape}")
         if not np.isfinite(rows).all():
             raise ValueError("features must be finite")
-        n_rows = rows.shape[0]
-        if n_rows > CHUNK_ROWS:  # bounded memory for batches: (rows x trees) walks at a time
-            wanted = [None] * n_rows if outputs_by_row is None else list(outputs_by_row)
-            return np.concatenate([
-                self.predict(rows[start:start + CHUNK_ROWS],
-                             outputs_by_row=None if outputs_by_row is None else wanted[start:start + CHUNK_ROWS])
-                for start in range(0, n_rows, CHUNK_ROWS)
-            ])
-        try:
-            plan = self._plans.get((n_rows, outputs_by_row))  # a tuple of tuples is its own key
-        except TypeError:  # lists or ranges: not hashable
-            plan = None
-        if plan is None:
-            key = (n_rows, None if outputs_by_row is None else tuple(tuple(o) for o in outputs_by_row))
-            plan = self._plans.get(key) or self._plan(key=key)
-        values = rows.astype(np.float64).ravel()
-        leaves = self._walk(values=values, root=plan.root, row_offset=plan.row_offset)
-        # bincount adds in lane order (trees in order, from 0) like scikit-learn's forests and soft votes.
-        members = self.member_output.size
-        member_sums = np.bincount(plan.bucket, weights=self.value[leaves], minlength=n_rows * members)
-        member_probabilities = member_sums.reshape(n_rows, members) / self.member_trees
-        output_sums = np.bincount(plan.member_bucket, weights=member_probabilities.ravel(),
-                                  minlength=n_rows * self.n_outputs)
-        result = output_sums.reshape(n_rows, self.n_outputs) / self._members_per_output
-        result[~plan.requested] = np.nan
-        return result
+        requested = self._requested(n_rows=rows.shape[0], outputs_by_row=outputs_by_row)
+        probabilities = np.empty((rows.shape[0], self.n_outputs))
+        _trees_walk_compiled()(
+            rows, requested, CHUNK_ROWS, self.feature, self.threshold, self.left, self.value, self.tree_root,
+            self.tree_member, self.member_output, self.member_trees, self._members_per_output, probabilities,
+        )
+        return probabilities
 
     @functools.cached_property
     def _members_per_output(self) -> np.ndarray:
-        return np.bincount(self.member_output, minlength=self.n_outputs).astype(np.float64)
+        return _read_only(np.bincount(self.member_output, minlength=self.n_outputs).astype(np.float64))
 
-    def _plan(self, *, key: tuple[int, Any]) -> _LanePlan:
-        n_rows, outputs_by_row = key
-        wanted = [range(self.n_outputs)] * n_rows if outputs_by_row is None else outputs_by_row
-        if len(wanted) != n_rows:
-            raise ValueError(f"outputs_by_row has {len(wanted)} entries for {n_rows} rows")
-        requested = np.zeros((n_rows, self.n_outputs), dtype=bool)
-        lane_rows, lane_trees = [], []
-        for row, outputs in enumerate(wanted):
-            requested[row, list(outputs)] = True
-            trees = np.flatnonzero(requested[row][self.member_output[self.tree_member]])
-            lane_rows.append(np.full(trees.size, row, dtype=np.int64))
-            lane_trees.append(trees)
-        row_index, tree_index = np.concatenate(lane_rows), np.concatenate(lane_trees)
-        plan = _LanePlan(
-            root=self.tree_root[tree_index],
-            row_offset=None if n_rows == 1 else row_index * self.n_features,
-            bucket=row_index * self.member_output.size + self.tree_member[tree_index],
-            member_bucket=(np.arange(n_rows)[:, None] * self.n_outputs + self.member_output[None, :]).ravel(),
-            requested=requested,
-        )
-        if n_rows <= PLAN_CACHE_ROWS:
-            with self._plans_lock:
-                if len(self._plans) > 64:
-                    self._plans.clear()
-                self._plans[key] = plan
-        return plan
+    def _requested(self, *, n_rows: int, outputs_by_row: Sequence[Sequence[int]] | None) -> np.ndarray:
+        """(rows, outputs) bool: the outputs asked of each row; kept for the served shapes."""
+        try:
+            mask = self._masks.get((n_rows, outputs_by_row))  # a tuple of tuples is its own key
+        except TypeError:  # lists or ranges: not hashable
+            mask = None
+        if mask is not None:
+            return mask
+        if outputs_by_row is None:
+            mask = np.ones((n_rows, self.n_outputs), dtype=bool)
+        else:
+            outputs_by_row = tuple(tuple(outputs) for outputs in outputs_by_row)
+            if len(outputs_by_row) != n_rows:
+                raise ValueError(f"outputs_by_row has {len(outputs_by_row)} entries for {n_rows} rows")
+            mask = np.zeros((n_rows, self.n_outputs), dtype=bool)
+            for row, outputs in enumerate(outputs_by_row):
+                mask[row, list(outputs)] = True
+        mask = _read_only(mask)  # one signature of the walk whether the mask was cached or not
+        if n_rows <= MASK_CACHE_ROWS:
+            with self._masks_lock:
+                if len(self._masks) > 64:
+                    self._masks.clear()
+                self._masks[(n_rows, outputs_by_row)] = mask
+        return mask
 
-    def _walk(self, *, values: np.ndarray, root: np.ndarray, row_offset: np.ndarray | None) -> np.ndarray:
-        """The leaf each walk ends in: every walk moves one level per step; finished ones drop out."""
-        feature, threshold, left = self.feature, self.threshold, self.left
-        leaves = root.copy()
-        lanes = np.arange(root.size)
-        node, offset = root, row_offset
-        level = 0
-        while node.size:
-            if offset is None:
-                node = left[node] + (values[feature[node]] > threshold[node])
-            else:
-                node = left[node] + (values[offset + feature[node]] > threshold[node])
-            level += 1
-            if level % COMPACT_EVERY == 0:
-                done = left[node] == node
-                if done.any():
-                    leaves[lanes[done]] = node[done]
-                    walking = ~done
-                    lanes, node = lanes[walking], node[walking]
-                    offset = None if offset is None else offset[walking]
-        return leaves
+
+_NODE_DTYPES = {"feature": np.int64, "threshold": np.float64, "left": np.int64, "value": np.float64,
+                "tree_root": np.int64, "tree_member": np.int64, "member_output": np.int64,
+                "member_trees": np.float64}
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _trees_walk(
+    rows: np.ndarray, requested: np.ndarray, block_rows: int, feature: np.ndarray, threshold: np.ndarray,
+    left: np.ndarray, value: np.ndarray, tree_root: np.ndarray, tree_member: np.ndarray,
+    member_output: np.ndarray, member_trees: np.ndarray, members_per_output: np.ndarray, probabilities: np.ndarray,
+) -> None:
+    """Fill `probabilities` (rows, outputs): each requested output's mean of its members' tree means, NaN elsewhere.
+
+    Compiled by numba (`_trees_walk_compiled`).  Walks go down in lockstep, `WALKS_IN_FLIGHT` or more at a time
+    (consecutive trees x the block's rows): one walk is a chain of dependent loads, many independent
+    ones keep the memory system busy.  Per row, a member's leaf values are then added in tree order from
+    0.0 and divided by its number of trees; an output's member probabilities are added in member order
+    from 0.0 and divided by its number of members: scikit-learn's forests and soft votes, to the bit.
+    """
+    n_rows, n_outputs, n_members, n_trees = rows.shape[0], probabilities.shape[1], member_trees.size, tree_root.size
+    block = min(block_rows, n_rows)
+    capacity = max(WALKS_IN_FLIGHT, block)
+    walk_node = np.empty(capacity, dtype=np.int64)
+    walk_row = np.empty(capacity, dtype=np.int64)
+    walk_member = np.empty(capacity, dtype=np.int64)
+    walking = np.empty(capacity, dtype=np.int64)  # the walks not at a leaf yet
+    member_sums = np.empty((block, n_members))
+    for start in range(0, n_rows, block_rows):
+        stop = min(start + block_rows, n_rows)
+        member_sums[:] = 0.0
+        tree = 0
+        while tree < n_trees:
+            # The next trees' walks, tree by tree and row by row (so each row's trees stay in order).
+            n_walks = 0
+            while tree < n_trees and (n_walks == 0 or n_walks + (stop - start) <= capacity):
+                member = tree_member[tree]
+                output = member_output[member]
+                for row in range(start, stop):
+                    if requested[row, output]:
+                        walk_node[n_walks] = tree_root[tree]
+                        walk_row[n_walks] = row
+                        walk_member[n_walks] = member
+                        n_walks += 1
+                tree += 1
+            n_walking = 0
+            for walk in range(n_walks):
+                if left[walk_node[walk]] != walk_node[walk]:
+                    walking[n_walking] = walk
+                    n_walking += 1
+            while n_walking:
+                still = 0
+                for k in range(n_walking):
+                    walk = walking[k]
+                    node = walk_node[walk]
+                    # float32 feature widened exactly, compared with the float64 threshold as scikit-learn does
+                    node = left[node] + (np.float64(rows[walk_row[walk], feature[node]]) > threshold[node])
+                    walk_node[walk] = node
+                    if left[node] != node:
+                        walking[still] = walk
+                        still += 1
+                n_walking = still
+            for walk in range(n_walks):
+                member_sums[walk_row[walk] - start, walk_member[walk]] += value[walk_node[walk]]
+        for row in range(start, stop):
+            for output in range(n_outputs):
+                probabilities[row, output] = 0.0
+            for member in range(n_members):
+                output = member_output[member]
+                probabilities[row, output] += member_sums[row - start, member] / member_trees[member]
+            for output in range(n_outputs):
+                if requested[row, output]:
+                    probabilities[row, output] /= members_per_output[output]
+                else:
+                    probabilities[row, output] = np.nan
+
+
+@functools.cache
+def _trees_walk_compiled() -> Callable[..., None]:
+    """`_trees_walk` compiled on first use: importing numba (~0.x s) is paid only by processes that predict.
+
+    One thread (no `parallel`): each gunicorn worker is pinned to one; `nogil` lets threaded servers
+    walk in several threads at once.
+    """
+    import numba
+
+    return numba.njit(cache=False, nogil=True)(_trees_walk)
 
 
 def trees_compile(*, classifiers: Sequence[Any], n_features: int, positive_class: Any = 1) -> CompiledTrees:

@@ -55,11 +55,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     interval = float(app.config["MAINTENANCE_MODEL_CHECK_INTERVAL"])
     failure = CurrentModel(registry, FAILURE_MODEL, check_interval=interval)
     rul = CurrentModel(registry, RUL_MODEL, check_interval=interval)
-    MaintenanceState.install(
+    state = MaintenanceState.install(
         app, failure=failure, rul=rul, engine=engine, rul_horizon_cycles=int(app.config["MAINTENANCE_RUL_HORIZON"]),
         refresh_seconds=int(app.config["MAINTENANCE_REFRESH_SECONDS"]),
         history_readings=int(app.config["MAINTENANCE_HISTORY_READINGS"]),
     )
+    state.failure_scorer_warm()  # compiled here, in gunicorn's preloaded master, not on a first request
     mf.readiness_add(app, f"model:{FAILURE_MODEL}", mf.model_readiness(failure))
     mf.readiness_add(app, f"model:{RUL_MODEL}", mf.model_readiness(rul))
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 import mlapps_flask as mf
+from common.maintenance.compiled import failure_scorer
 from common.maintenance.models import FailureRiskModel, RulModel
 from common.maintenance.store import AlertPolicy
 from common.registry import CurrentModel, LoadedModel, ModelUnavailableError
@@ -53,6 +54,16 @@ class MaintenanceState:
             return self.failure.get()
         except ModelUnavailableError:
             return None
+
+    def failure_scorer_warm(self) -> None:
+        """Build the served failure model's compiled scorer now (compiling its walk), if a model is trained.
+
+        Called by the app factory: with gunicorn's preload the master pays the compilation once and
+        every worker inherits it; without a model yet, the first request after training builds it.
+        """
+        loaded = self.failure_optional()
+        if loaded is not None:
+            failure_scorer(loaded=loaded)
 
     def rul_optional(self) -> LoadedModel | None:
         try:

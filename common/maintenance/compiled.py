@@ -9,7 +9,10 @@ version saved without them is compiled when it is first served.
 `FailureScorer.score` walks the base readings through every output's trees and,
 for explanations, the occlusion variants (each feature group set to its healthy
 reference value) through the machine-failure trees only, all in one walk.  Its
-probabilities equal the pipelines' `predict_proba` (to float summation order).
+probabilities equal the pipelines' `predict_proba` bit for bit.  Building a scorer
+scores the healthy reference once, which compiles the walk (numba) in the
+building process: the app factory builds it, so gunicorn's preloaded master
+compiles once for all its workers.
 """
 
 from __future__ import annotations
@@ -79,9 +82,7 @@ class FailureScorer:
         if not explain:
             return FailureScores(probabilities=self.trees.predict(features), top_features=[[] for _ in range(readings)])
         # Rows: the readings, then per reading one variant per feature group (machine failure only).
-        variants = np.repeat(features, len(self.groups), axis=0).reshape(readings, len(self.groups), -1)
-        for g, (_name, columns) in enumerate(self.groups):
-            variants[:, g, columns] = self.reference[columns]
+        variants = np.where(self._occluded, self.reference, features[:, None, :])  # (readings, groups, features)
         rows = np.concatenate([features, variants.reshape(-1, features.shape[1])])
         predicted = self.trees.predict(rows, outputs_by_row=_explained_outputs(readings=readings, groups=len(self.groups)))
         probabilities = predicted[:readings]
@@ -89,6 +90,14 @@ class FailureScorer:
         return FailureScores(probabilities=probabilities,
                              top_features=[self._top(features=features[i], base=float(probabilities[i, 0]),
                                                      replaced=replaced[i], top=top) for i in range(readings)])
+
+    @functools.cached_property
+    def _occluded(self) -> np.ndarray:
+        """(groups, features) bool: the columns each group's occlusion variant sets to the reference."""
+        occluded = np.zeros((len(self.groups), self.reference.size), dtype=bool)
+        for g, (_name, columns) in enumerate(self.groups):
+            occluded[g, columns] = True
+        return occluded
 
     def _top(self, *, features: np.ndarray, base: float, replaced: np.ndarray, top: int) -> list[dict[str, Any]]:
         # Same selection and rounding as `explanations.failure_top_features` (3 decimals).
@@ -126,7 +135,10 @@ def failure_scorer_build(*, model: FailureRiskModel, arrays: dict[str, np.ndarra
     reference = np.asarray([model.reference_[name] for name in PHYSICS_FEATURES], dtype=np.float64)
     groups = tuple((name, np.asarray([_FEATURE_INDEX[c] for c in columns])) for name, columns in FEATURE_GROUPS.items())
     value_columns = tuple(_FEATURE_INDEX[GROUP_VALUE[name]] if name in GROUP_VALUE else None for name in FEATURE_GROUPS)
-    return FailureScorer(trees=trees, reference=reference, groups=groups, value_columns=value_columns)
+    scorer = FailureScorer(trees=trees, reference=reference, groups=groups, value_columns=value_columns)
+    # Compile the walk (about a second, once per process) and cache the served shapes now, not on a request.
+    scorer.score(features=reference[None, :], explain=True)
+    return scorer
 
 
 class _ScorerCache:

@@ -141,3 +141,27 @@ def test_big_batches_are_walked_in_chunks_with_the_same_result(fitted: dict, mon
     np.testing.assert_array_equal(compiled.predict(X), whole)
     np.testing.assert_array_equal(compiled.predict(X, outputs_by_row=[(1,)] * 1000)[:, 1], whole[:, 1])
     np.testing.assert_array_equal(whole[:, 0], _positive(classifier, X))
+
+
+def test_stored_and_freshly_compiled_trees_share_one_compiled_walk(fitted: dict, tmp_path: Path) -> None:
+    from common.compiled_trees import _trees_walk_compiled
+
+    compiled = trees_compile(classifiers=[fitted["random forest"], fitted["prior"]], n_features=FEATURES)
+    registry = ModelRegistry(tmp_path / "models")
+    registry.save(name="toy", artifact={"kind": "toy"}, metadata={}, arrays=compiled.arrays(prefix="toy_"))
+    restored = CompiledTrees.from_arrays(registry.load("toy").arrays, prefix="toy_")
+    X, _ = _data(rows=20, seed=9)  # noqa: N806
+    for trees in (compiled, restored):  # every served shape: all outputs, some outputs, one row, a slice
+        trees.predict(X)
+        trees.predict(X[:2], outputs_by_row=[(0,), (0, 1)])
+        trees.predict(X[:1].astype(np.float32))
+        trees.predict(X[::2, :])
+    assert len(_trees_walk_compiled().signatures) == 1  # compiled once: a warm-up call covers them all
+
+
+def test_importing_compiled_trees_leaves_numba_to_the_first_prediction() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, common.compiled_trees; assert 'numba' not in sys.modules, 'numba imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

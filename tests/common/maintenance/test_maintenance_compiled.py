@@ -10,7 +10,8 @@ import pytest
 
 from common.datasets.ai4i_sim import simulate_ai4i
 from common.maintenance import compiled, prediction
-from common.maintenance.compiled import ARRAY_PREFIX, FAILURE_OUTPUTS, failure_scorer
+from common.compiled_trees import _trees_walk_compiled
+from common.maintenance.compiled import ARRAY_PREFIX, FAILURE_OUTPUTS, failure_scorer, failure_scorer_build
 from common.maintenance.features import READING_COLUMNS, physics_feature_values, physics_features
 from common.maintenance.prediction import failure_predict
 from common.maintenance.schemas import ReadingIn
@@ -99,3 +100,13 @@ def test_a_version_saved_without_compiled_trees_is_compiled_when_served(failure_
     answers = [p.model_dump(exclude={"model_version"}) for p in failure_predict(loaded=older, readings=readings)]
     expected = [p.model_dump(exclude={"model_version"}) for p in failure_predict(loaded=failure_loaded, readings=readings)]
     assert failure_scorer(loaded=older) is not None and answers == expected
+
+
+def test_building_a_scorer_compiles_the_walk_so_that_requests_do_not(failure_loaded: LoadedModel) -> None:
+    failure_scorer_build(model=failure_loaded.artifact, arrays=dict(failure_loaded.arrays))
+    compiled_when_built = list(_trees_walk_compiled().signatures)
+    assert compiled_when_built
+    readings = _readings(pd.DataFrame([POWER_FAILURE_READING]))
+    for explain in (True, False):
+        failure_predict(loaded=failure_loaded, readings=readings, explain=explain)
+    assert _trees_walk_compiled().signatures == compiled_when_built
