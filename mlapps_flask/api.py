@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, current_app
 from pydantic import BaseModel
 
 from .auth import token_check
@@ -61,13 +61,14 @@ def _to_response(result: Any) -> Any:
             headers = rest[-1] if not isinstance(rest[-1], int) else None
     else:
         payload = result
+    # pydantic-core writes the JSON itself (no intermediate dicts, no json module).
     if isinstance(payload, BaseModel):
-        data: Any = payload.model_dump(mode="json")
+        body = payload.model_dump_json()
     elif isinstance(payload, list) and payload and all(isinstance(item, BaseModel) for item in payload):
-        data = [item.model_dump(mode="json") for item in payload]
+        body = "[" + ",".join(item.model_dump_json() for item in payload) + "]"
     else:
         return result
-    response: Response = current_app.json.response(data)
+    response = current_app.response_class(body, mimetype="application/json")
     if status is not None:
         response.status_code = status
     if headers:

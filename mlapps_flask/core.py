@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request, send_from_directory, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.routing import IntegerConverter
@@ -87,9 +88,9 @@ def init_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.converters["int"] = SqlIntegerConverter  # before any route is added
 
+    app.session_interface = CachedSerializerSessionInterface()
     # Request id and body limit run before CSRF validation, which reads the form.
-    app.before_request(_request_id_assign)
-    app.before_request(_body_limit_check)
+    app.before_request(_request_start)
     csrf = CSRFProtect(app)
     state = MlappsState(
         title=title,
@@ -103,7 +104,9 @@ def init_app(
     production = settings.mode == "production"
 
     errors_install(app)
-    app.after_request(lambda response: _headers_add(response, production=production))
+    added_headers = tuple(SECURITY_HEADERS.items()) + (
+        (("Strict-Transport-Security", "max-age=31536000"),) if production else ())
+    app.after_request(lambda response: _headers_add(response, headers=added_headers))
     app.context_processor(lambda: {"mlapps": state, "mlapps_nav_links": _nav_links})
     app.add_template_global(csrf_input)
 
@@ -149,12 +152,24 @@ def _nav_links() -> list[dict[str, Any]]:
     return links
 
 
-def _request_id_assign() -> None:
-    incoming = request.headers.get("X-Request-ID", "")
+class CachedSerializerSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per secret instead of per request."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], Any] = {}
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = self._serializers[key] = super().get_signing_serializer(app)
+        return serializer
+
+
+def _request_start() -> None:
+    """Every request: its id (echoed when well-formed, else new), then the body-size limit (413)."""
+    incoming = request.environ.get("HTTP_X_REQUEST_ID", "")  # environ: no KeyError raised and caught
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-
-
-def _body_limit_check() -> None:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     length = request.content_length
     if limit is not None and length is not None and length > limit:
@@ -163,11 +178,12 @@ def _body_limit_check() -> None:
         )
 
 
-def _headers_add(response: Response, *, production: bool) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if production:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+def _headers_add(response: Response, *, headers: tuple[tuple[str, str], ...]) -> Response:
+    """Add each of `headers` the view did not set itself (one pass: `setdefault` raises and catches per miss)."""
+    present = {name.lower() for name, _value in response.headers}
+    for name, value in headers:
+        if name.lower() not in present:
+            response.headers.add(name, value)
     request_id = getattr(g, "request_id", None)
     if request_id:
         response.headers["X-Request-ID"] = request_id
