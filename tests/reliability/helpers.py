@@ -38,13 +38,21 @@ def wait_for(predicate: Any, *, timeout: float = 15.0, interval: float = 0.1) ->
     return value
 
 
-def wait_steady(probe: Any, *, times: int = 6, timeout: float = 20.0, interval: float = 0.05) -> bool:
-    """True once `probe()` has been truthy `times` calls in a row (every worker of a server agrees)."""
+def wait_steady(probe: Any, *, times: int = 6, hold: float = 1.2, timeout: float = 20.0,
+                interval: float = 0.05) -> bool:
+    """True once `probe()` has been truthy `times` calls in a row over at least `hold` seconds.
+
+    Every worker of a server must agree: each one checks the model registry at most every 0.5 s
+    (CurrentModel), and only when a request reaches it, so a streak must outlast that interval.
+    """
     deadline = time.monotonic() + timeout
-    streak = 0
+    streak, since = 0, 0.0
     while time.monotonic() < deadline:
-        streak = streak + 1 if probe() else 0
-        if streak >= times:
+        if probe():
+            streak, since = streak + 1, since if streak else time.monotonic()
+        else:
+            streak = 0
+        if streak >= times and time.monotonic() - since >= hold:
             return True
         time.sleep(interval)
     return False
