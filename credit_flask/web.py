@@ -17,9 +17,6 @@ from credit_flask.state import credit_state
 web = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                 static_url_path="/credit-static")
 
-# Scoring from a page writes the decision log like the API does: where the API needs a token
-# (production), the forms need a signed-in officer (mlapps_flask.login, with the same tokens).
-FORMS_NEED_LOGIN = SCORING_NEEDS_TOKEN
 DECISION_STYLE = {"approve": "ok", "review": "warning", "decline": "critical"}
 
 
@@ -47,13 +44,15 @@ def score_form() -> str:
                            login_hint=_login_hint())
 
 
+# Scoring from a page writes the decision log like the API does: where the API needs a token
+# (production), the forms need a signed-in officer (mlapps_flask.login, with the same tokens).
 def _login_hint() -> bool:
     """Whether the page should say that submitting needs a sign-in first."""
-    return FORMS_NEED_LOGIN and mf.signed_in_user() is None
+    return SCORING_NEEDS_TOKEN and mf.signed_in_user() is None
 
 
 @web.post("/")
-@mf.login_required(when=FORMS_NEED_LOGIN)
+@mf.login_required(when=SCORING_NEEDS_TOKEN)
 def score_submit() -> tuple[str, int] | str:
     state = credit_state()
     _loaded, scorecard = state.served()
@@ -104,7 +103,7 @@ def _max_rows() -> int:
 
 
 @web.post("/batch")
-@mf.login_required(when=FORMS_NEED_LOGIN)
+@mf.login_required(when=SCORING_NEEDS_TOKEN)
 def batch_submit() -> Response | tuple[str, int]:
     state = credit_state()
     _loaded, scorecard = state.served()

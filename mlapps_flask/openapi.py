@@ -20,11 +20,12 @@ from swagger_ui_bundle import swagger_ui_path
 from common.problems import PROBLEM_CONTENT_TYPE
 
 from .api import Operation, openapi_path
+from .core import SQL_BIGINT_MAX
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 _CONVERTER_SCHEMAS = {
     # Flask's int converter matches digits only; init_app caps it at the largest SQL BIGINT
-    "int": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    "int": {"type": "integer", "minimum": 0, "maximum": SQL_BIGINT_MAX},
     "float": {"type": "number"},
     "uuid": {"type": "string", "format": "uuid"},
 }

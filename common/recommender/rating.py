@@ -18,6 +18,7 @@ into a companion SVD fitted on the same ratings.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -166,8 +167,8 @@ class Fitted:
     arrays: dict[str, np.ndarray]
 
 
-class RatingPredictor:
-    """Base class: shared user table and the trained-or-fold-in dispatch."""
+class RatingPredictor(abc.ABC):
+    """Base class: shared user table and the trained-or-fold-in dispatch; subclasses implement `estimate`."""
 
     prefix: str
     global_mean: float
@@ -197,8 +198,9 @@ class RatingPredictor:
             return None
         return row
 
+    @abc.abstractmethod
     def estimate(self, *, user_key: int | None, ratings: UserRatings, item: int | None) -> Estimate:
-        raise NotImplementedError
+        """The rating this user would give `item` (a trained user's own estimate, else folded in)."""
 
     def estimate_many(self, *, user_key: int | None, ratings: UserRatings, items: np.ndarray) -> np.ndarray:
         """Estimates of several movies for one user (subclasses fold the user in once)."""
