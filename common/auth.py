@@ -13,6 +13,8 @@ import secrets
 
 import sqlalchemy as sa
 
+from common.db import DriverStatement
+
 TOKEN_PREFIX = "mlapps_"
 
 _metadata = sa.MetaData()
@@ -26,10 +28,10 @@ api_tokens = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
 
-# Built once so every API call reuses its compiled form (a statement built per call costs more than the read).
-_LIVE_TOKEN_OWNER = sa.select(api_tokens.c.name).where(
+# Read on every authenticated call: compiled once, run on the pooled DB-API connection (`DriverStatement`).
+_LIVE_TOKEN_OWNER = DriverStatement(sa.select(api_tokens.c.name).where(
     api_tokens.c.token_sha256 == sa.bindparam("token_sha256"), api_tokens.c.revoked_at.is_(None)
-)
+))
 
 
 def token_generate() -> str:
@@ -93,6 +95,5 @@ class TokenStore:
 
     def hash_owner(self, token_sha256: str) -> str | None:
         """The name that owns the live token with this sha256 (a signed-in session keeps only the hash)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(_LIVE_TOKEN_OWNER, {"token_sha256": token_sha256}).first()
+        row = _LIVE_TOKEN_OWNER.execute(self.engine, {"token_sha256": token_sha256})
         return row[0] if row else None
