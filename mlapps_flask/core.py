@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +29,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID_ENVIRON = "mlapps.request_id"
 
 SQL_BIGINT_MAX = 2**63 - 1
 
@@ -106,7 +107,7 @@ def init_app(
     errors_install(app)
     added_headers = tuple(SECURITY_HEADERS.items()) + (
         (("Strict-Transport-Security", "max-age=31536000"),) if production else ())
-    app.after_request(lambda response: _headers_add(response, headers=added_headers))
+    app.wsgi_app = ResponseHeadersMiddleware(app.wsgi_app, headers=added_headers)  # type: ignore[method-assign]
     app.context_processor(lambda: {"mlapps": state, "mlapps_nav_links": _nav_links})
     app.add_template_global(csrf_input)
 
@@ -153,10 +154,16 @@ def _nav_links() -> list[dict[str, Any]]:
 
 
 class CachedSerializerSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once per secret instead of per request."""
+    """Flask's signed-cookie sessions, with the signing serializer built once per secret instead of per request
+    and no cookie parsing for requests that carry no cookies (API clients)."""
 
     def __init__(self) -> None:
         self._serializers: dict[tuple[Any, ...], Any] = {}
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if "HTTP_COOKIE" not in request.environ and app.secret_key:  # API clients: no cookie header to parse
+            return self.session_class()
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask) -> Any:
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
@@ -167,9 +174,9 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
 
 
 def _request_start() -> None:
-    """Every request: its id (echoed when well-formed, else new), then the body-size limit (413)."""
-    incoming = request.environ.get("HTTP_X_REQUEST_ID", "")  # environ: no KeyError raised and caught
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    """Every request: its id (decided by `ResponseHeadersMiddleware`), then the body-size limit (413)."""
+    environ = request.environ
+    g.request_id = environ.get(REQUEST_ID_ENVIRON) or request_id_choose(environ.get("HTTP_X_REQUEST_ID", ""))
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     length = request.content_length
     if limit is not None and length is not None and length > limit:
@@ -178,13 +185,33 @@ def _request_start() -> None:
         )
 
 
-def _headers_add(response: Response, *, headers: tuple[tuple[str, str], ...]) -> Response:
-    """Add each of `headers` the view did not set itself (one pass: `setdefault` raises and catches per miss)."""
-    present = {name.lower() for name, _value in response.headers}
-    for name, value in headers:
-        if name.lower() not in present:
-            response.headers.add(name, value)
-    request_id = getattr(g, "request_id", None)
-    if request_id:
-        response.headers["X-Request-ID"] = request_id
-    return response
+def request_id_choose(incoming: str) -> str:
+    """The client's X-Request-ID when well-formed (1-128 of A-Z a-z 0-9 . _ : -), else a new random one."""
+    return incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
+
+
+class ResponseHeadersMiddleware:
+    """WSGI middleware: every response (pages, API answers, errors, static files) gets the security
+    headers it did not set itself, and `X-Request-ID`.
+
+    The request id is chosen here, before Flask sees the request (`request_id_choose`), kept in
+    `environ["mlapps.request_id"]` for the app (`flask.g.request_id`) and echoed in the answer.
+    Working on the WSGI header list costs a few microseconds; adding each header to a werkzeug
+    `Headers` object in an `after_request` hook re-validates every value on every response.
+    """
+
+    def __init__(self, wsgi_app: Callable[..., Any], *, headers: Sequence[tuple[str, str]]) -> None:
+        self.wsgi_app = wsgi_app
+        self.headers = tuple((name, value, name.lower()) for name, value in headers)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request_id = environ[REQUEST_ID_ENVIRON] = request_id_choose(environ.get("HTTP_X_REQUEST_ID", ""))
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _value in headers}
+            headers.extend((name, value) for name, value, lower in self.headers if lower not in present)
+            if "x-request-id" not in present:
+                headers.append(("X-Request-ID", request_id))
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
