@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Hashable
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Path, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from common.problems import PROBLEM_CONTENT_TYPE, field_errors_from_pydantic, problem_body, validation_problem
 from common.recommender.cache import ResultCache
@@ -56,6 +59,8 @@ from recommender_django.movies.services import RatingValueError, rating_delete, 
 logger = logging.getLogger("recommender_django.api")
 MAX_PAGE_SIZE = 100
 MAX_ID = 2**31 - 1
+DEFAULT_K = 10
+MAX_GENRE_LENGTH = 50
 
 class ProblemAwareAPI(NinjaAPI):
     """Documents every 4xx/5xx answer as `application/problem+json`, the type they are sent with."""
@@ -263,8 +268,8 @@ def popular(request: HttpRequest, k: int = Query(10, ge=1, le=MAX_K), genre: str
 def recommendations(
     request: HttpRequest,
     user_id: int = Path(..., ge=1, le=MAX_ID),
-    k: int = Query(10, ge=1, le=MAX_K),
-    genre: str | None = Query(None, max_length=50),
+    k: int = Query(DEFAULT_K, ge=1, le=MAX_K),
+    genre: str | None = Query(None, max_length=MAX_GENRE_LENGTH),
 ) -> HttpResponse:
     target = user_visible_or_error(target_id=user_id, request=request)
     found = user_recommendations(user_id=target.user_id, k=k, genre=genre_checked(genre), state=target)
@@ -273,6 +278,45 @@ def recommendations(
         items=[{"movie": brief(r.movie), "score": round(r.score, 4), "reason": r.reason,
                 "because": [brief(b) for b in r.because]} for r in found.items],
     ))
+
+
+class RecommendationParams(BaseModel):
+    """The parameters of `recommendations`: the types, bounds and defaults of its ninja signature."""
+
+    user_id: int = Field(ge=1, le=MAX_ID)
+    k: int = Field(DEFAULT_K, ge=1, le=MAX_K)
+    genre: str | None = Field(None, max_length=MAX_GENRE_LENGTH)
+
+
+@functools.cache
+def ninja_view(url_name: str) -> Callable[..., HttpResponseBase]:
+    """ninja's own Django view for the API URL named `url_name` (method dispatch, parsing, errors)."""
+    patterns, _app_name, _namespace = api.urls
+    return next(p.callback for p in patterns if getattr(p, "name", None) == url_name)
+
+
+@csrf_exempt  # as every ninja view: the API's session auth checks CSRF itself
+def recommendations_route(request: HttpRequest, user_id: str) -> HttpResponseBase:
+    """`/api/users/{user_id}/recommendations`, routed ahead of the other URLs (urls.py).
+
+    The busiest answer of the API, so it skips ninja's per-request machinery (nested URL
+    resolution, a parameter model per source, a throw-away response): a GET whose parameters
+    `RecommendationParams` accepts calls the `recommendations` endpoint directly, its
+    exceptions going to the API's handlers as under ninja.  Anything else (another method, a
+    parameter out of range) goes to ninja's own view, so every error and the OpenAPI document
+    stay exactly ninja's.  The endpoint has no `auth=` or throttle (it checks visibility itself).
+    """
+    if request.method == "GET":
+        try:  # the last value of each query parameter, unknown ones ignored: as ninja reads them
+            params = RecommendationParams.model_validate({**request.GET.dict(), "user_id": user_id})
+        except Exception:  # noqa: BLE001 - a value ninja refuses, or a query string Django refuses: ninja answers
+            params = None
+        if params is not None:
+            try:
+                return recommendations(request, user_id=params.user_id, k=params.k, genre=params.genre)
+            except Exception as exc:  # noqa: BLE001 - the API's exception handlers answer, as in ninja
+                return api.on_exception(request, exc)
+    return ninja_view("recommendations")(request, user_id=user_id)
 
 
 @api.post("/ratings/predict", response={200: PredictOut, **ERRORS}, tags=["recommendations"],

@@ -134,7 +134,7 @@ def _user_state_sql(vendor: str) -> str:
         f"(SELECT MAX({quote('updated_at')}) FROM {quote(ratings)} WHERE {quote('user_id')} = u.{quote('id')}), "
         f"(SELECT MAX({quote('updated_at')}) FROM {quote(movies)}), (SELECT MAX({quote('id')}) FROM {quote(movies)}) "
         f"FROM {quote(users)} u LEFT JOIN {quote(raters)} r ON r.{quote('user_id')} = u.{quote('id')} "
-        f"WHERE u.{quote('id')} = %s"
+        f"WHERE u.{quote('id')} = %(user_id)s"
     )
 
 
@@ -144,9 +144,11 @@ def user_rating_state(*, user_id: int) -> UserRatingState | None:
     Raw SQL on purpose: it runs on every recommendation request, where compiling the
     equivalent ORM query would cost ten times the query itself.  The count and the newest
     stamp come from the (user, updated_at) index alone, the movie stamps from two index ends.
+    The parameter is named: Django's SQLite backend fills a named placeholder by string
+    formatting, where a positional `%s` costs a regular-expression scan of the whole statement.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_user_state_sql(connection.vendor), [user_id])
+        cursor.execute(_user_state_sql(connection.vendor), {"user_id": user_id})
         row = cursor.fetchone()
     if row is None:
         return None
