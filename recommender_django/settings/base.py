@@ -64,6 +64,10 @@ MIDDLEWARE = [
     "recommender_django.middleware.ApiProblemMiddleware",
 ]
 
+# Flash messages live in the session (database-backed, already loaded for signed-in pages).  The default
+# FallbackStorage builds a cookie signer on every request, API calls included (~10 % of a /healthz answer).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "recommender_django.urls"
 WSGI_APPLICATION = "recommender_django.wsgi.application"
 
