@@ -9,18 +9,34 @@ compiled by numba walks every requested (row, tree) pair down to its leaf.
 Node layout: a node's right child directly follows its left child, so one step
 is `node = left[node] + (x[feature[node]] > threshold[node])`; a leaf is its own
 left child (threshold +inf).  As in scikit-learn, features are cast to float32
-and `x <= threshold` goes left.  Probabilities are the trees' leaf values
-averaged exactly as `predict_proba` averages them, in the same order (a forest
-adds its trees one by one from 0 and divides by their number; a soft vote takes
-the mean of its forests), so they are bit for bit the same and rounded answers
-never differ.
+and `x <= threshold` goes left.  The stored arrays keep that (int64, float64)
+layout; the walk reads a packed copy made when the trees are loaded: one 8-byte
+word per node, uint32 `left << 8 | feature` then the float32 threshold, so a step
+is one load instead of three (a third of the cache lines).  The float32 threshold
+is the largest float32 <= the float64 one, so `x32 <= t32` exactly when
+`float64(x32) <= t64` (scikit-learn's comparison); leaves keep +inf.  Trees
+of more than 2**24 nodes, or more than 256 features, are walked in the stored
+layout instead.
+
+Occlusions (`predict_occluded`): each row is also scored with groups of its
+columns set to reference values (explanations).  A variant row goes the row's
+way at every node that does not test one of its columns, so only the row is
+walked from the root; at each node it also compares the reference value of the
+node's column with the threshold, and where that goes the other way the
+variants of the column's groups leave the row's path and walk on from there.
+Most variants never leave it: they end in the row's leaf.
+
+Probabilities are the trees' leaf values averaged exactly as `predict_proba`
+averages them, in the same order (a forest adds its trees one by one from 0 and
+divides by their number; a soft vote takes the mean of its forests), so they are
+bit for bit the same and rounded answers never differ.
 
 The arrays are plain numpy arrays (`CompiledTrees.arrays()`), stored with the
 model version by the registry and memory-mapped when it is loaded, so worker
-processes share them.  numba is imported, and the walk compiled (under a
-second), on the first prediction of a process: serving code predicts once while
-loading, so with gunicorn's preload the master compiles and its workers inherit
-the machine code.
+processes share them.  numba is imported, and each walk (`predict`,
+`predict_occluded`) compiled (one to two seconds each), on its first call in a
+process: serving code calls them once while loading, so with gunicorn's preload
+the master compiles and packs the nodes, and its workers inherit both.
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -45,6 +62,11 @@ CHUNK_ROWS = 4096
 WALKS_IN_FLIGHT = 128
 # The outputs asked of each row are kept for calls of up to this many rows (the served shapes).
 MASK_CACHE_ROWS = 256
+# The packed layout (`left << 8 | feature` in a uint32): node ids below 2**24, features below 2**8.
+PACKED_MAX_NODES = 1 << 24
+PACKED_MAX_FEATURES = 1 << 8
+# Walks of rows moved down in lockstep by `predict_occluded` (trees x rows, each with its variants).
+OCCLUSION_WALKS_IN_FLIGHT = 32
 
 
 class NotCompilableError(TypeError):
@@ -176,18 +198,77 @@ class CompiledTrees:
         `outputs_by_row[i]` lists the outputs wanted for row i (default: all of them), so a
         caller can ask many outputs of one row and one output of others in the same walk.
         """
+        rows = self._rows(X)
+        requested = self._requested(n_rows=rows.shape[0], outputs_by_row=outputs_by_row)
+        probabilities = np.empty((rows.shape[0], self.n_outputs))
+        packed, nodes = self._nodes
+        _walk_compiled("walk", packed=packed)(
+            rows, requested, CHUNK_ROWS, nodes, self.value, self.tree_root,
+            self.tree_member, self.member_output, self.member_trees, self._members_per_output, probabilities,
+        )
+        return probabilities
+
+    def predict_occluded(self, X: np.ndarray, *, occlusions: Occlusions, output: int = 0,  # noqa: N803
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """Every output of each row (n_rows, n_outputs), and output `output` of each row with each of
+        `occlusions`' groups of columns set to its reference values (n_rows, n_groups).
+
+        Equal, bit for bit, to `predict` of the rows and of the variant rows, but walks only the
+        variants whose path can differ from the row's (see the module docstring).
+        """
+        rows = self._rows(X)
+        if occlusions.occluded.shape[1] != self.n_features or not 0 <= output < self.n_outputs:
+            raise ValueError("the occlusions or the output do not match the trees")
+        n_rows, n_groups = rows.shape[0], occlusions.occluded.shape[0]
+        variants = np.where(occlusions.occluded, occlusions.reference, rows[:, None, :]).reshape(-1, self.n_features)
+        probabilities = np.empty((n_rows, self.n_outputs))
+        occluded_probabilities = np.empty((n_rows, n_groups))
+        packed, nodes = self._nodes
+        _walk_compiled("occlusions", packed=packed)(
+            rows, variants, occlusions.reference, occlusions.feature_groups_start, occlusions.feature_groups, output,
+            OCCLUSION_WALKS_IN_FLIGHT, self._max_depth, nodes, self.value, self.tree_root, self.tree_member,
+            self.member_output, self.member_trees, self._members_per_output, probabilities, occluded_probabilities,
+        )
+        return probabilities, occluded_probabilities
+
+    def _rows(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
         rows = np.array(X, dtype=np.float32, order="C")  # scikit-learn compares float32 features
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
             raise ValueError(f"expected rows of {self.n_features} features, got shape {rows.shape}")
         if not np.isfinite(rows).all():
             raise ValueError("features must be finite")
-        requested = self._requested(n_rows=rows.shape[0], outputs_by_row=outputs_by_row)
-        probabilities = np.empty((rows.shape[0], self.n_outputs))
-        _trees_walk_compiled()(
-            rows, requested, CHUNK_ROWS, self.feature, self.threshold, self.left, self.value, self.tree_root,
-            self.tree_member, self.member_output, self.member_trees, self._members_per_output, probabilities,
-        )
-        return probabilities
+        return rows
+
+    @functools.cached_property
+    def _nodes(self) -> tuple[bool, tuple[np.ndarray, ...]]:
+        """(packed, the node arrays walked): (words, thresholds32) when packed, else (feature, threshold, left).
+
+        Packed: two read-only views of one buffer of 8-byte nodes, uint32 `2 * node` = `left << 8 | feature`
+        and float32 `2 * node + 1` = the threshold rounded down to a float32, so that comparing float32
+        features with it gives the float64 comparison's answer.  Made once by the process that loads the
+        trees (before gunicorn forks its workers): 8 bytes a node instead of the 24 of the stored three arrays.
+        """
+        if self.n_nodes > PACKED_MAX_NODES or self.n_features > PACKED_MAX_FEATURES:
+            return False, (self.feature, self.threshold, self.left)
+        with np.errstate(over="ignore"):  # beyond float32's range: +-inf, then rounded down as any other
+            threshold32 = self.threshold.astype(np.float32)
+        rounded_up = threshold32.astype(np.float64) > self.threshold
+        threshold32[rounded_up] = np.nextafter(threshold32[rounded_up], np.float32(-np.inf))
+        buffer = np.empty(2 * self.n_nodes, dtype=np.uint32)
+        buffer[0::2] = (self.left.astype(np.uint32) << np.uint32(8)) | self.feature.astype(np.uint32)
+        buffer[1::2] = threshold32.view(np.uint32)
+        return True, (_read_only(buffer), _read_only(buffer.view(np.float32)))
+
+    @functools.cached_property
+    def _max_depth(self) -> int:
+        """The most steps from a root to a leaf in any tree (sizes the occlusion walks' buffers)."""
+        frontier, depth = self.tree_root, 0
+        while True:
+            internal = frontier[self.left[frontier] != frontier]
+            if internal.size == 0:
+                return depth
+            depth += 1
+            frontier = np.concatenate([self.left[internal], self.left[internal] + 1])
 
     @functools.cached_property
     def _members_per_output(self) -> np.ndarray:
@@ -219,6 +300,32 @@ class CompiledTrees:
         return mask
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Occlusions:
+    """Groups of columns, each set to reference values in one variant of a row (`CompiledTrees.predict_occluded`)."""
+
+    reference: np.ndarray  # float32 (features,): the value each column takes when its group is occluded
+    occluded: np.ndarray  # bool (groups, features): the columns of each group
+    feature_groups_start: np.ndarray  # int64 (features + 1,): the groups of column f are
+    feature_groups: np.ndarray  # int64: feature_groups[feature_groups_start[f]:feature_groups_start[f + 1]]
+
+
+def occlusions_make(*, reference: np.ndarray, groups: Sequence[Sequence[int]]) -> Occlusions:
+    """One occlusion variant per group: the row with the group's columns set to `reference` (a value per feature)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    if reference.ndim != 1 or not np.isfinite(reference).all():
+        raise ValueError("the reference must be one finite value per feature")
+    occluded = np.zeros((len(groups), reference.size), dtype=bool)
+    for g, columns in enumerate(groups):
+        occluded[g, list(columns)] = True
+    features, feature_groups = np.nonzero(occluded.T)  # by feature, then group
+    start = np.searchsorted(features, np.arange(reference.size + 1))
+    # Cast as rows are: a float32 variant row equals the float32 cast of the float64 variant row.
+    return Occlusions(reference=_read_only(reference.astype(np.float32)), occluded=_read_only(occluded),
+                      feature_groups_start=_read_only(start.astype(np.int64)),
+                      feature_groups=_read_only(feature_groups.astype(np.int64)))
+
+
 _NODE_DTYPES = {"feature": np.int64, "threshold": np.float64, "left": np.int64, "value": np.float64,
                 "tree_root": np.int64, "tree_member": np.int64, "member_output": np.int64,
                 "member_trees": np.float64}
@@ -230,14 +337,66 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return view
 
 
+# -- the walks (compiled by numba for each node layout) --------------------------------------
+# `_trees_walk` and `_occlusions_walk` read nodes only through the `_NODE_HELPERS`: `_walk_compiled`
+# compiles them with the packed or the stored layout's versions of those.
+
+def _packed_is_leaf(nodes: tuple[np.ndarray, np.ndarray], node: int) -> bool:
+    return np.int64(nodes[0][2 * node] >> 8) == node
+
+
+def _packed_left(nodes: tuple[np.ndarray, np.ndarray], node: int) -> int:
+    return np.int64(nodes[0][2 * node] >> 8)
+
+
+def _packed_feature(nodes: tuple[np.ndarray, np.ndarray], node: int) -> int:
+    return np.int64(nodes[0][2 * node] & 255)
+
+
+def _packed_right(nodes: tuple[np.ndarray, np.ndarray], node: int, x: np.float32) -> bool:
+    # a float32 value and the float32 threshold rounded down: the float64 comparison's answer
+    return x > nodes[1][2 * node + 1]
+
+
+def _packed_child(nodes: tuple[np.ndarray, np.ndarray], node: int, rows: np.ndarray, row: int) -> int:
+    word = nodes[0][2 * node]
+    return np.int64(word >> 8) + (rows[row, np.int64(word & 255)] > nodes[1][2 * node + 1])
+
+
+def _wide_is_leaf(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int) -> bool:
+    return nodes[2][node] == node
+
+
+def _wide_left(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int) -> int:
+    return nodes[2][node]
+
+
+def _wide_feature(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int) -> int:
+    return nodes[0][node]
+
+
+def _wide_right(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int, x: np.float32) -> bool:
+    # a float32 value widened exactly, compared with the float64 threshold as scikit-learn does
+    return np.float64(x) > nodes[1][node]
+
+
+def _wide_child(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int, rows: np.ndarray, row: int) -> int:
+    return nodes[2][node] + (np.float64(rows[row, nodes[0][node]]) > nodes[1][node])
+
+
+_NODE_HELPERS = ("_is_leaf", "_left", "_feature", "_right", "_child")
+# (plain Python: the stored layout)
+_is_leaf, _left, _feature, _right, _child = _wide_is_leaf, _wide_left, _wide_feature, _wide_right, _wide_child
+
+
 def _trees_walk(
-    rows: np.ndarray, requested: np.ndarray, block_rows: int, feature: np.ndarray, threshold: np.ndarray,
-    left: np.ndarray, value: np.ndarray, tree_root: np.ndarray, tree_member: np.ndarray,
-    member_output: np.ndarray, member_trees: np.ndarray, members_per_output: np.ndarray, probabilities: np.ndarray,
+    rows: np.ndarray, requested: np.ndarray, block_rows: int, nodes: tuple[np.ndarray, ...], value: np.ndarray,
+    tree_root: np.ndarray, tree_member: np.ndarray, member_output: np.ndarray, member_trees: np.ndarray,
+    members_per_output: np.ndarray, probabilities: np.ndarray,
 ) -> None:
     """Fill `probabilities` (rows, outputs): each requested output's mean of its members' tree means, NaN elsewhere.
 
-    Compiled by numba (`_trees_walk_compiled`).  Walks go down in lockstep, `WALKS_IN_FLIGHT` or more at a time
+    Compiled by numba (`_walk_compiled`).  Walks go down in lockstep, `WALKS_IN_FLIGHT` or more at a time
     (consecutive trees x the block's rows): one walk is a chain of dependent loads, many independent
     ones keep the memory system busy.  Per row, a member's leaf values are then added in tree order from
     0.0 and divided by its number of trees; an output's member probabilities are added in member order
@@ -270,18 +429,16 @@ def _trees_walk(
                 tree += 1
             n_walking = 0
             for walk in range(n_walks):
-                if left[walk_node[walk]] != walk_node[walk]:
+                if not _is_leaf(nodes, walk_node[walk]):
                     walking[n_walking] = walk
                     n_walking += 1
             while n_walking:
                 still = 0
                 for k in range(n_walking):
                     walk = walking[k]
-                    node = walk_node[walk]
-                    # float32 feature widened exactly, compared with the float64 threshold as scikit-learn does
-                    node = left[node] + (np.float64(rows[walk_row[walk], feature[node]]) > threshold[node])
+                    node = _child(nodes, walk_node[walk], rows, walk_row[walk])
                     walk_node[walk] = node
-                    if left[node] != node:
+                    if not _is_leaf(nodes, node):
                         walking[still] = walk
                         still += 1
                 n_walking = still
@@ -300,16 +457,157 @@ def _trees_walk(
                     probabilities[row, output] = np.nan
 
 
+def _occlusions_walk(
+    rows: np.ndarray, variants: np.ndarray, reference: np.ndarray, feature_groups_start: np.ndarray,
+    feature_groups: np.ndarray, explained: int, walks_in_flight: int, max_depth: int, nodes: tuple[np.ndarray, ...],
+    value: np.ndarray, tree_root: np.ndarray, tree_member: np.ndarray, member_output: np.ndarray,
+    member_trees: np.ndarray, members_per_output: np.ndarray, probabilities: np.ndarray,
+    occluded_probabilities: np.ndarray,
+) -> None:
+    """Fill `probabilities` (rows, outputs) as `_trees_walk` does for every output, and `occluded_probabilities`
+    (rows, groups): output `explained` of `variants[row * groups + group]`, the row with the group's columns set
+    to their `reference` values (the groups of column f: `feature_groups[feature_groups_start[f]:
+    feature_groups_start[f + 1]]`).
+
+    Compiled by numba (`_walk_compiled`).  Blocks of (tree, row) walks go down in lockstep.  While a row
+    walks a tree of the explained output, a node also compares its column's reference value with its
+    threshold: when that goes the other way (a split), the variants of the column's groups still on the
+    row's path leave it there, to the other child.  A variant never sent elsewhere ends in the row's leaf
+    (most of them); the others walk on, in lockstep.  Leaf values are then added per row (and variant) in tree
+    order from 0.0, member means in member order, exactly as `_trees_walk` adds them.
+    """
+    n_rows, n_groups = rows.shape[0], occluded_probabilities.shape[1]
+    n_outputs, n_members, n_trees = probabilities.shape[1], member_trees.size, tree_root.size
+    trees_per_block = max(1, walks_in_flight // n_rows)
+    capacity = trees_per_block * n_rows
+    walk_node = np.empty(capacity, dtype=np.int64)
+    walk_row = np.empty(capacity, dtype=np.int64)
+    walk_member = np.empty(capacity, dtype=np.int64)
+    walk_explained = np.empty(capacity, dtype=np.bool_)
+    walking = np.empty(capacity, dtype=np.int64)
+    # Variant `slot` = walk * n_groups + group: its node once off the row's path (-1 while on it), its row of
+    # `variants`.
+    variant_node = np.empty(capacity * n_groups, dtype=np.int64)
+    variant_row = np.empty(capacity * n_groups, dtype=np.int64)
+    variant_walking = np.empty(capacity * n_groups, dtype=np.int64)  # the slots not at a leaf yet
+    split_walk = np.empty(capacity * max_depth, dtype=np.int64)  # the nodes of rows' paths where a reference
+    split_node = np.empty(capacity * max_depth, dtype=np.int64)  # value goes the other way (at most every node)
+    member_sums = np.zeros((n_rows, n_members))
+    occluded_sums = np.zeros((n_rows, n_members, n_groups))
+    first = 0
+    while first < n_trees:
+        last = min(first + trees_per_block, n_trees)
+        n_walks = 0
+        n_walking = 0
+        for tree in range(first, last):  # tree by tree and row by row: each row's trees stay in order
+            member = tree_member[tree]
+            is_explained = member_output[member] == explained
+            for row in range(n_rows):
+                walk_node[n_walks] = tree_root[tree]
+                walk_row[n_walks] = row
+                walk_member[n_walks] = member
+                walk_explained[n_walks] = is_explained
+                if is_explained:
+                    for group in range(n_groups):
+                        variant_node[n_walks * n_groups + group] = -1
+                if not _is_leaf(nodes, tree_root[tree]):
+                    walking[n_walking] = n_walks
+                    n_walking += 1
+                n_walks += 1
+        n_splits = 0
+        while n_walking:
+            still = 0
+            for k in range(n_walking):
+                walk = walking[k]
+                node = walk_node[walk]
+                feature = _feature(nodes, node)
+                right = _right(nodes, node, rows[walk_row[walk], feature])
+                child = _left(nodes, node) + right
+                if (right != _right(nodes, node, reference[feature])) & walk_explained[walk]:
+                    split_walk[n_splits] = walk  # (rare) the column's reference value goes the other way
+                    split_node[n_splits] = node
+                    n_splits += 1
+                walk_node[walk] = child
+                if not _is_leaf(nodes, child):
+                    walking[still] = walk
+                    still += 1
+            n_walking = still
+        # The variants still on the row's path at a split leave it there, to the other child; a walk's
+        # splits are in path order, so each variant leaves at its first one.
+        n_variants = 0
+        for split in range(n_splits):
+            walk = split_walk[split]
+            node = split_node[split]
+            feature = _feature(nodes, node)
+            for index in range(feature_groups_start[feature], feature_groups_start[feature + 1]):
+                slot = walk * n_groups + feature_groups[index]
+                if variant_node[slot] < 0:
+                    variant_node[slot] = _left(nodes, node) + _right(nodes, node, reference[feature])
+                    variant_row[slot] = walk_row[walk] * n_groups + feature_groups[index]
+                    variant_walking[n_variants] = slot
+                    n_variants += 1
+        while n_variants:
+            still = 0
+            for k in range(n_variants):
+                slot = variant_walking[k]
+                node = variant_node[slot]
+                if not _is_leaf(nodes, node):
+                    variant_node[slot] = _child(nodes, node, variants, variant_row[slot])
+                    variant_walking[still] = slot
+                    still += 1
+            n_variants = still
+        for walk in range(n_walks):
+            row = walk_row[walk]
+            member = walk_member[walk]
+            leaf_value = value[walk_node[walk]]
+            member_sums[row, member] += leaf_value
+            if walk_explained[walk]:
+                for group in range(n_groups):
+                    node = variant_node[walk * n_groups + group]
+                    occluded_sums[row, member, group] += leaf_value if node < 0 else value[node]
+        first = last
+    for row in range(n_rows):
+        for output in range(n_outputs):
+            probabilities[row, output] = 0.0
+        for member in range(n_members):
+            output = member_output[member]
+            probabilities[row, output] += member_sums[row, member] / member_trees[member]
+        for output in range(n_outputs):
+            probabilities[row, output] /= members_per_output[output]
+        for group in range(n_groups):
+            total = 0.0
+            for member in range(n_members):
+                if member_output[member] == explained:
+                    total += occluded_sums[row, member, group] / member_trees[member]
+            occluded_probabilities[row, group] = total / members_per_output[explained]
+
+
+_WALKS = {"walk": _trees_walk, "occlusions": _occlusions_walk}
+
+
 @functools.cache
-def _trees_walk_compiled() -> Callable[..., None]:
-    """`_trees_walk` compiled on first use: importing numba (~0.x s) is paid only by processes that predict.
+def _walk_compiled(name: str, *, packed: bool) -> Callable[..., None]:
+    """The walk `name` compiled for the packed or the stored node layout, on first use: importing numba
+    (~0.x s) is paid only by processes that predict.
 
     One thread (no `parallel`): each gunicorn worker is pinned to one; `nogil` lets threaded servers
     walk in several threads at once.
     """
     import numba
 
-    return numba.njit(cache=False, nogil=True)(_trees_walk)
+    layout = "_packed" if packed else "_wide"
+    namespace = dict(_WALKS[name].__globals__)
+    for helper in _NODE_HELPERS:
+        namespace[helper] = numba.njit(inline="always")(globals()[layout + helper])
+    function = _WALKS[name]
+    layout_function = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__,
+                                         function.__closure__)
+    return numba.njit(cache=False, nogil=True)(layout_function)
+
+
+def _trees_walk_compiled() -> Callable[..., None]:
+    """The compiled `_trees_walk` for the packed layout (the one every served model uses)."""
+    return _walk_compiled("walk", packed=True)
 
 
 def trees_compile(*, classifiers: Sequence[Any], n_features: int, positive_class: Any = 1) -> CompiledTrees:

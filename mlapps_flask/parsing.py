@@ -38,6 +38,10 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: `json.loads(text, parse_constant=...)` builds a decoder and its scanner on every call.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def validate_or_422(schema: type[T] | Any, data: Any) -> T:
     """Validate `data` against a model (or any type such as `list[Model]`); 422 naming each bad field."""
     try:
@@ -62,7 +66,7 @@ def json_body() -> Any:
         raise ProblemError(400, "the request body is empty; send a JSON document")
     try:
         text = raw.decode("utf-8")
-        return json.loads(text, parse_constant=_refuse_constant)
+        return _JSON_DECODER.decode(text)
     except UnicodeDecodeError:
         raise ProblemError(400, "the request body is not UTF-8 encoded JSON") from None
     except json.JSONDecodeError as exc:

@@ -8,11 +8,13 @@ version saved without them is compiled when it is first served.
 
 `FailureScorer.score` walks the base readings through every output's trees and,
 for explanations, the occlusion variants (each feature group set to its healthy
-reference value) through the machine-failure trees only, all in one walk.  Its
-probabilities equal the pipelines' `predict_proba` bit for bit.  Building a scorer
-scores the healthy reference once, which compiles the walk (numba) in the
-building process: the app factory builds it, so gunicorn's preloaded master
-compiles once for all its workers.
+reference value) through the machine-failure trees only, all in one walk
+(`CompiledTrees.predict_occluded`: a variant is only walked from where it leaves
+its reading's path, and most never do).  Its probabilities equal the pipelines'
+`predict_proba` bit for bit.  Building a scorer scores the healthy reference
+once, with and without explanations, which compiles both walks (numba) and packs
+the nodes in the building process: the app factory builds it, so gunicorn's
+preloaded master does it once for all its workers.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from common.compiled_trees import CompiledTrees, NotCompilableError, trees_compile
+from common.compiled_trees import CompiledTrees, NotCompilableError, Occlusions, occlusions_make, trees_compile
 from common.maintenance.explanations import GROUP_VALUE
 from common.maintenance.features import FAILURE_MODES, FAILURE_TARGET, FEATURE_GROUPS, PHYSICS_FEATURES
 from common.maintenance.models import FailureRiskModel
@@ -81,43 +83,31 @@ class FailureScorer:
         readings = features.shape[0]
         if not explain:
             return FailureScores(probabilities=self.trees.predict(features), top_features=[[] for _ in range(readings)])
-        # Rows: the readings, then per reading one variant per feature group (machine failure only).
-        variants = np.where(self._occluded, self.reference, features[:, None, :])  # (readings, groups, features)
-        rows = np.concatenate([features, variants.reshape(-1, features.shape[1])])
-        predicted = self.trees.predict(rows, outputs_by_row=_explained_outputs(readings=readings, groups=len(self.groups)))
-        probabilities = predicted[:readings]
-        replaced = predicted[readings:, 0].reshape(readings, len(self.groups))
-        return FailureScores(probabilities=probabilities,
-                             top_features=[self._top(features=features[i], base=float(probabilities[i, 0]),
-                                                     replaced=replaced[i], top=top) for i in range(readings)])
+        # Every output of the readings, and P(machine failure) of each reading's variant per feature group.
+        probabilities, replaced = self.trees.predict_occluded(features, occlusions=self._occlusions, output=0)
+        # Python floats (the same values): picking a few of them is faster than from numpy arrays.
+        rows, bases, replaced_rows = features.tolist(), probabilities[:, 0].tolist(), replaced.tolist()
+        return FailureScores(probabilities=probabilities, top_features=[
+            self._top(features=rows[i], base=bases[i], replaced=replaced_rows[i], top=top) for i in range(readings)])
 
     @functools.cached_property
-    def _occluded(self) -> np.ndarray:
-        """(groups, features) bool: the columns each group's occlusion variant sets to the reference."""
-        occluded = np.zeros((len(self.groups), self.reference.size), dtype=bool)
-        for g, (_name, columns) in enumerate(self.groups):
-            occluded[g, columns] = True
-        return occluded
+    def _occlusions(self) -> Occlusions:
+        """Each group's occlusion variant: its columns set to the healthy reference."""
+        return occlusions_make(reference=self.reference, groups=[columns for _name, columns in self.groups])
 
-    def _top(self, *, features: np.ndarray, base: float, replaced: np.ndarray, top: int) -> list[dict[str, Any]]:
+    def _top(self, *, features: list[float], base: float, replaced: list[float], top: int) -> list[dict[str, Any]]:
         # Same selection and rounding as `explanations.failure_top_features` (3 decimals).
         contributions = sorted(
-            ((g, base - float(value)) for g, value in enumerate(replaced)), key=lambda item: abs(item[1]), reverse=True,
+            ((g, base - value) for g, value in enumerate(replaced)), key=lambda item: abs(item[1]), reverse=True,
         )
         chosen = [c for c in contributions[:top] if abs(c[1]) > 10 ** (-3)]
         result = []
         for g, delta in chosen:
             column = self.value_columns[g]
             result.append({"feature": self.groups[g][0],
-                           "value": round(float(features[column]), 3) if column is not None else None,
+                           "value": round(features[column], 3) if column is not None else None,
                            "contribution": round(delta, 3)})
         return result
-
-
-@functools.lru_cache(maxsize=COMPILED_MAX_READINGS)
-def _explained_outputs(*, readings: int, groups: int) -> tuple[tuple[int, ...], ...]:
-    """Every output of each reading, then P(machine failure) of each of its occlusion variants."""
-    return ((tuple(range(len(FAILURE_OUTPUTS))),) * readings) + (((0,),) * (readings * groups))
 
 
 def failure_scorer_build(*, model: FailureRiskModel, arrays: dict[str, np.ndarray] | None = None) -> FailureScorer | None:
@@ -136,8 +126,10 @@ def failure_scorer_build(*, model: FailureRiskModel, arrays: dict[str, np.ndarra
     groups = tuple((name, np.asarray([_FEATURE_INDEX[c] for c in columns])) for name, columns in FEATURE_GROUPS.items())
     value_columns = tuple(_FEATURE_INDEX[GROUP_VALUE[name]] if name in GROUP_VALUE else None for name in FEATURE_GROUPS)
     scorer = FailureScorer(trees=trees, reference=reference, groups=groups, value_columns=value_columns)
-    # Compile the walk (about a second, once per process) and cache the served shapes now, not on a request.
-    scorer.score(features=reference[None, :], explain=True)
+    # Compile the walks (a second or two, once per process), pack the nodes and cache the served shapes now,
+    # not on a request.
+    for explain in (True, False):
+        scorer.score(features=reference[None, :], explain=explain)
     return scorer
 
 

@@ -120,9 +120,9 @@ class FailureRiskModel:
         self,
         *,
         algorithm: str = "forest_blend",
-        n_estimators: int = 300,
+        n_estimators: int = 100,
         min_samples_leaf: int = 1,
-        mode_estimators: int = 100,
+        mode_estimators: int = 50,
         random_state: int = 42,
     ) -> None:
         self.algorithm = algorithm

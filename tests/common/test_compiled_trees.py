@@ -11,7 +11,7 @@ from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, Votin
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from common.compiled_trees import CompiledTrees, NotCompilableError, trees_compile
+from common.compiled_trees import CompiledTrees, NotCompilableError, occlusions_make, trees_compile
 from common.registry import ModelRegistry
 
 FEATURES = 6
@@ -165,3 +165,136 @@ def test_importing_compiled_trees_leaves_numba_to_the_first_prediction() -> None
 
     code = "import sys, common.compiled_trees; assert 'numba' not in sys.modules, 'numba imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+# -- packed node layout and occlusions ------------------------------------------------------
+
+def _unpacked(compiled: CompiledTrees) -> CompiledTrees:
+    """The same trees, walked in the stored (int64, float64) layout."""
+    return CompiledTrees(**{name: getattr(compiled, name) for name in ("feature", "threshold", "left", "value",
+                            "tree_root", "tree_member", "member_output", "member_trees", "n_features", "n_outputs")})
+
+
+def _edge_rows(classifier: object, *, base: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """Rows with one feature exactly at, or one float32 step around, a threshold of the classifier."""
+    rng = np.random.default_rng(seed)
+    pairs = _thresholds(classifier)
+    rows = []
+    for i in rng.choice(len(pairs), size=count):
+        feature, threshold = pairs[i]
+        row = base[rng.integers(len(base))].copy()
+        t32 = np.float32(threshold)
+        row[feature] = rng.choice([threshold, t32, np.nextafter(t32, np.float32(np.inf)),
+                                   np.nextafter(t32, np.float32(-np.inf)), np.nextafter(threshold, -np.inf)])
+        rows.append(row)
+    return np.asarray(rows)
+
+
+def test_packed_thresholds_are_the_largest_float32_not_above_the_float64_ones(fitted: dict) -> None:
+    compiled = trees_compile(classifiers=[fitted["soft vote"], fitted["random forest"], fitted["prior"]],
+                             n_features=FEATURES)
+    packed, (words, thresholds) = compiled._nodes
+    assert packed and words.dtype == np.uint32 and thresholds.dtype == np.float32 and not words.flags.writeable
+    t32 = thresholds[1::2]
+    np.testing.assert_array_equal(words[0::2] >> 8, compiled.left)
+    np.testing.assert_array_equal(words[0::2] & 255, compiled.feature)
+    internal = compiled.left != np.arange(compiled.n_nodes)
+    assert (t32[internal].astype(np.float64) <= compiled.threshold[internal]).all()
+    above = np.nextafter(t32[internal], np.float32(np.inf)).astype(np.float64)
+    assert (above > compiled.threshold[internal]).all()  # the next float32 up is beyond the threshold
+    assert np.isposinf(t32[~internal]).all()  # leaves
+
+
+def test_the_packed_and_the_stored_layouts_walk_to_the_same_leaves(fitted: dict, monkeypatch: pytest.MonkeyPatch,
+                                                                   ) -> None:
+    import common.compiled_trees as compiled_trees
+
+    classifier = fitted["soft vote"]
+    compiled = trees_compile(classifiers=[classifier, fitted["extra trees"], fitted["prior"]], n_features=FEATURES)
+    assert compiled._nodes[0] is True
+    monkeypatch.setattr(compiled_trees, "PACKED_MAX_NODES", compiled.n_nodes - 1)  # one node too many: not packed
+    wide = _unpacked(compiled)
+    assert wide._nodes[0] is False
+    X, _ = _data(rows=600, seed=21)  # noqa: N806
+    X = np.concatenate([X, _edge_rows(classifier, base=X, count=2000, seed=22)])  # noqa: N806
+    np.testing.assert_array_equal(compiled.predict(X), wide.predict(X))
+    np.testing.assert_array_equal(compiled.predict(X)[:, 0], _positive(classifier, X))
+    occlusions = occlusions_make(reference=X[0], groups=[(0,), (1, 2), (5,)])
+    for a, b in zip(compiled.predict_occluded(X[:40], occlusions=occlusions),
+                    wide.predict_occluded(X[:40], occlusions=occlusions), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _occluded_by_variant_rows(compiled: CompiledTrees, X: np.ndarray, *, reference: np.ndarray,  # noqa: N803
+                              groups: list[tuple[int, ...]], output: int) -> tuple[np.ndarray, np.ndarray]:
+    """What `predict_occluded` replaces: every variant row built and walked from the root."""
+    occluded = np.zeros((len(groups), X.shape[1]), dtype=bool)
+    for g, columns in enumerate(groups):
+        occluded[g, list(columns)] = True
+    variants = np.where(occluded, reference, X[:, None, :]).reshape(-1, X.shape[1])
+    rows = np.concatenate([X, variants])
+    predicted = compiled.predict(rows, outputs_by_row=[tuple(range(compiled.n_outputs))] * len(X)
+                                 + [(output,)] * len(variants))
+    return predicted[:len(X)], predicted[len(X):, output].reshape(len(X), len(groups))
+
+
+@pytest.mark.parametrize("output", [0, 1])
+def test_occlusions_equal_walking_every_variant_row_and_scikit_learn(fitted: dict, output: int) -> None:
+    classifiers = [fitted["soft vote"], fitted["extra trees"], fitted["prior"], None]
+    compiled = trees_compile(classifiers=classifiers, n_features=FEATURES)
+    X, _ = _data(rows=300, seed=23)  # noqa: N806
+    edges = _edge_rows(classifiers[output], base=X, count=300, seed=24)
+    # Groups of one column, several, overlapping ones, none and all; references inside the data, exactly at
+    # thresholds and far outside.
+    groups = [(0,), (1,), (0, 1), (2, 3, 4), (), (5,), tuple(range(FEATURES)), (1, 5)]
+    references = [np.median(X, axis=0), edges[0], edges[1], np.full(FEATURES, 1e6)]
+    for reference in references:
+        occlusions = occlusions_make(reference=reference, groups=groups)
+        for rows in (X[:1], X[:7], X[:64], edges[:50], np.concatenate([edges[50:], X[64:]])):
+            probabilities, occluded = compiled.predict_occluded(rows, occlusions=occlusions, output=output)
+            expected, expected_occluded = _occluded_by_variant_rows(compiled, rows, reference=reference,
+                                                                    groups=groups, output=output)
+            np.testing.assert_array_equal(probabilities, expected)
+            np.testing.assert_array_equal(occluded, expected_occluded)
+        rows = edges[:40]
+        variants = np.where(occlusions.occluded, reference, rows[:, None, :])  # (rows, groups, features)
+        _probabilities, occluded = compiled.predict_occluded(rows, occlusions=occlusions, output=output)
+        for g in range(len(groups)):
+            np.testing.assert_array_equal(occluded[:, g], _positive(classifiers[output], variants[:, g, :]))
+    # an empty group, and a group equal to the reference where the row already is: the row itself
+    np.testing.assert_array_equal(occluded[:, groups.index(())], _positive(classifiers[output], rows))
+
+
+def test_variants_whose_columns_are_not_on_the_path_keep_the_rows_leaf(fitted: dict) -> None:
+    """A tree that never tests columns 2-5: occluding them changes nothing; occluding column 0 or 1 may."""
+    X, y = _data(rows=800, seed=25)  # noqa: N806
+    tree = DecisionTreeClassifier(random_state=0).fit(X[:, :2], y)
+    padded = DecisionTreeClassifier(random_state=0).fit(np.column_stack([X[:, :2], np.zeros((800, 4))]), y)
+    assert set(padded.tree_.feature[padded.tree_.feature >= 0].tolist()) <= {0, 1}
+    compiled = trees_compile(classifiers=[padded], n_features=FEATURES)
+    rows = X[:200]
+    reference = np.full(FEATURES, -50.0)  # far left of every threshold of columns 0 and 1
+    occlusions = occlusions_make(reference=reference, groups=[(2,), (3, 4, 5), (0,), (1,), (0, 1)])
+    probabilities, occluded = compiled.predict_occluded(rows, occlusions=occlusions)
+    np.testing.assert_array_equal(occluded[:, 0], probabilities[:, 0])
+    np.testing.assert_array_equal(occluded[:, 1], probabilities[:, 0])
+    for g, columns in ((2, [0]), (3, [1]), (4, [0, 1])):
+        variant = rows[:, :2].copy()
+        variant[:, columns] = -50.0
+        np.testing.assert_array_equal(occluded[:, g], _positive(tree, variant))
+    assert (occluded[:, 4] != probabilities[:, 0]).any()  # the path changes for some rows
+
+
+def test_occlusions_refuse_what_does_not_match(fitted: dict) -> None:
+    compiled = trees_compile(classifiers=[fitted["tree"]], n_features=FEATURES)
+    with pytest.raises(ValueError, match="finite"):
+        occlusions_make(reference=np.full(FEATURES, np.nan), groups=[(0,)])
+    with pytest.raises(ValueError, match="match"):
+        compiled.predict_occluded(np.zeros((1, FEATURES)), occlusions=occlusions_make(reference=np.zeros(4),
+                                                                                        groups=[(0,)]))
+    with pytest.raises(ValueError, match="match"):
+        compiled.predict_occluded(np.zeros((1, FEATURES)), occlusions=occlusions_make(
+            reference=np.zeros(FEATURES), groups=[(0,)]), output=1)
+    with pytest.raises(ValueError, match="finite"):
+        compiled.predict_occluded(np.full((1, FEATURES), np.inf), occlusions=occlusions_make(
+            reference=np.zeros(FEATURES), groups=[(0,)]))

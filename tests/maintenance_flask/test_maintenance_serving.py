@@ -122,3 +122,16 @@ def test_predictions_are_served_by_the_compiled_trees_with_unchanged_answers(
     monkeypatch.setattr(prediction, "_failure_predict_pipelines", refuse)
     assert [client.post("/api/v1/predict/failure", json=r).get_json() for r in readings] == served
     assert client.post("/api/v1/predict/failure", json=readings).get_json() == batch
+
+
+def test_the_benchmark_reading_and_batches_are_explained_as_the_pipelines_explain_them(client: FlaskClient) -> None:
+    """The reading `mlapps compare` sends, and readings near the physics limits, one by one and as one batch."""
+    benchmark = {"product_type": "L", "air_temperature_k": 300.1, "process_temperature_k": 310.2,
+                 "rotational_speed_rpm": 1500.0, "torque_nm": 40.0, "tool_wear_min": 100.0}
+    readings = [benchmark, {**benchmark, "tool_wear_min": 210}, {**POWER_FAILURE_READING, "torque_nm": 69.3},
+                {**HEAT_FAILURE_READING, "rotational_speed_rpm": 1381}, {**HEALTHY_READING, "torque_nm": 62.0}]
+    loaded = client.application.extensions["maintenance"].failure_loaded()
+    expected = [p.model_dump(mode="json") for p in prediction._failure_predict_pipelines(
+        loaded=loaded, readings=[ReadingIn(**r) for r in readings], explain=True)]
+    assert [client.post("/api/v1/predict/failure", json=r).get_json() for r in readings] == expected
+    assert client.post("/api/v1/predict/failure", json=readings).get_json() == {"predictions": expected}

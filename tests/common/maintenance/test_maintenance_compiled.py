@@ -10,8 +10,9 @@ import pytest
 
 from common.datasets.ai4i_sim import simulate_ai4i
 from common.maintenance import compiled, prediction
-from common.compiled_trees import _trees_walk_compiled
-from common.maintenance.compiled import ARRAY_PREFIX, FAILURE_OUTPUTS, failure_scorer, failure_scorer_build
+from common.compiled_trees import _trees_walk_compiled, _walk_compiled
+from common.maintenance.compiled import (ARRAY_PREFIX, FAILURE_OUTPUTS, FailureScorer, FailureScores, failure_scorer,
+                                         failure_scorer_build)
 from common.maintenance.features import READING_COLUMNS, physics_feature_values, physics_features
 from common.maintenance.prediction import failure_predict
 from common.maintenance.schemas import ReadingIn
@@ -102,11 +103,64 @@ def test_a_version_saved_without_compiled_trees_is_compiled_when_served(failure_
     assert failure_scorer(loaded=older) is not None and answers == expected
 
 
-def test_building_a_scorer_compiles_the_walk_so_that_requests_do_not(failure_loaded: LoadedModel) -> None:
+def test_building_a_scorer_compiles_the_walks_so_that_requests_do_not(failure_loaded: LoadedModel) -> None:
     failure_scorer_build(model=failure_loaded.artifact, arrays=dict(failure_loaded.arrays))
-    compiled_when_built = list(_trees_walk_compiled().signatures)
-    assert compiled_when_built
-    readings = _readings(pd.DataFrame([POWER_FAILURE_READING]))
-    for explain in (True, False):
-        failure_predict(loaded=failure_loaded, readings=readings, explain=explain)
-    assert _trees_walk_compiled().signatures == compiled_when_built
+    walks = (_trees_walk_compiled(), _walk_compiled("occlusions", packed=True))  # without, with explanations
+    compiled_when_built = [list(walk.signatures) for walk in walks]
+    assert all(compiled_when_built)
+    for rows in ([POWER_FAILURE_READING], [HEALTHY_READING, POWER_FAILURE_READING, HEAT_FAILURE_READING]):
+        for explain in (True, False):
+            failure_predict(loaded=failure_loaded, readings=_readings(pd.DataFrame(rows)), explain=explain)
+    assert [list(walk.signatures) for walk in walks] == compiled_when_built
+
+
+def _scores_walking_every_variant(scorer: FailureScorer, features: np.ndarray) -> FailureScores:
+    """What `FailureScorer.score` did before occlusion walks: every occlusion variant built and walked from the root."""
+    occluded = np.zeros((len(scorer.groups), features.shape[1]), dtype=bool)
+    for g, (_name, columns) in enumerate(scorer.groups):
+        occluded[g, columns] = True
+    variants = np.where(occluded, scorer.reference, features[:, None, :]).reshape(-1, features.shape[1])
+    readings = features.shape[0]
+    predicted = scorer.trees.predict(np.concatenate([features, variants]), outputs_by_row=(
+        [tuple(range(len(FAILURE_OUTPUTS)))] * readings + [(0,)] * len(variants)))
+    probabilities = predicted[:readings]
+    replaced = predicted[readings:, 0].reshape(readings, len(scorer.groups))
+    return FailureScores(probabilities=probabilities, top_features=[
+        scorer._top(features=features[i].tolist(), base=float(probabilities[i, 0]), replaced=replaced[i].tolist(),
+                    top=3)
+        for i in range(readings)])
+
+
+def test_explained_scores_equal_walking_every_occlusion_variant(failure_loaded: LoadedModel) -> None:
+    """Bit for bit, on simulated readings, the benchmark reading, the reference and features at exact thresholds."""
+    scorer = failure_scorer(loaded=failure_loaded)
+    assert scorer is not None and scorer.trees._nodes[0] is True  # the served model is walked packed
+    simulated = physics_features(readings=simulate_ai4i(rows=400, seed=15)).to_numpy()
+    benchmark = np.asarray([physics_feature_values(product_type="L", air_temperature_k=300.1,
+                                                   process_temperature_k=310.2, rotational_speed_rpm=1500.0,
+                                                   torque_nm=40.0, tool_wear_min=100.0)])
+    # Features set exactly at, or one float32 step around, thresholds of the machine-failure trees.
+    trees = scorer.trees
+    failure_trees = int((trees.member_output[trees.tree_member] == 0).sum())  # the first trees
+    assert 0 < failure_trees < trees.n_trees
+    internal = np.flatnonzero((trees.left != np.arange(trees.n_nodes))[:trees.tree_root[failure_trees]])
+    rng = np.random.default_rng(16)
+    edges = simulated[rng.integers(len(simulated), size=600)].copy()
+    for row, node in zip(edges, rng.choice(internal, size=len(edges)), strict=True):
+        t32 = np.float32(trees.threshold[node])
+        row[trees.feature[node]] = rng.choice([trees.threshold[node], t32, np.nextafter(t32, np.float32(np.inf)),
+                                               np.nextafter(t32, np.float32(-np.inf))])
+    rows = np.concatenate([benchmark, scorer.reference[None, :], simulated, edges])
+    start = 0
+    for size in (1, 2, 7, 64, 1, 33, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64):
+        batch = rows[start:start + size]
+        start += size
+        if not len(batch):
+            break
+        got, expected = scorer.score(features=batch, explain=True), _scores_walking_every_variant(scorer, batch)
+        np.testing.assert_array_equal(got.probabilities, expected.probabilities)
+        assert got.top_features == expected.top_features
+        np.testing.assert_array_equal(scorer.score(features=batch, explain=False).probabilities, expected.probabilities)
+    assert start >= len(rows)
+    # The reference reading explains nothing: every variant is the reading itself.
+    assert scorer.score(features=scorer.reference[None, :]).top_features == [[]]
