@@ -122,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"targets": TARGETS, "seed": args.seed}
 
     readings = load_dataset("ai4i-2020")["readings"]
-    trees = 100 if args.quick else 300
+    served = FailureRiskModel()  # the served configuration's defaults (trees per forest, per failure mode)
+    trees = 60 if args.quick else served.n_estimators
     failure_configs = {
-        "forest blend (served)": {"algorithm": "forest_blend", "n_estimators": trees, "random_state": args.seed},
+        "forest blend (served)": {"algorithm": "forest_blend", "n_estimators": trees,
+                                  "mode_estimators": served.mode_estimators, "random_state": args.seed},
         "random forest": {"algorithm": "random_forest", "n_estimators": trees, "random_state": args.seed},
         "extra trees": {"algorithm": "extra_trees", "n_estimators": trees, "random_state": args.seed},
     }
