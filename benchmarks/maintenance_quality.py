@@ -39,7 +39,7 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 from common import evaluation  # noqa: E402
 from common.datasets import load_dataset  # noqa: E402
 from common.maintenance.features import FAILURE_TARGET, physics_features  # noqa: E402
-from common.maintenance.models import FailureRiskModel, RulModel  # noqa: E402
+from common.maintenance.models import FAILURE_ESTIMATORS, FailureRiskModel, RulModel  # noqa: E402
 from common.maintenance.training import (  # noqa: E402
     ALERT_MIN_PRECISION,
     alert_threshold_for_precision,
@@ -122,11 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"targets": TARGETS, "seed": args.seed}
 
     readings = load_dataset("ai4i-2020")["readings"]
-    served = FailureRiskModel()  # the served configuration's defaults (trees per forest, per failure mode)
-    trees = 60 if args.quick else served.n_estimators
+    trees = 60 if args.quick else FAILURE_ESTIMATORS  # the served configuration's forests
     failure_configs = {
-        "forest blend (served)": {"algorithm": "forest_blend", "n_estimators": trees,
-                                  "mode_estimators": served.mode_estimators, "random_state": args.seed},
+        "forest blend (served)": {"algorithm": "forest_blend", "n_estimators": trees, "random_state": args.seed},
         "random forest": {"algorithm": "random_forest", "n_estimators": trees, "random_state": args.seed},
         "extra trees": {"algorithm": "extra_trees", "n_estimators": trees, "random_state": args.seed},
     }

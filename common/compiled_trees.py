@@ -605,11 +605,6 @@ def _walk_compiled(name: str, *, packed: bool) -> Callable[..., None]:
     return numba.njit(cache=False, nogil=True)(layout_function)
 
 
-def _trees_walk_compiled() -> Callable[..., None]:
-    """The compiled `_trees_walk` for the packed layout (the one every served model uses)."""
-    return _walk_compiled("walk", packed=True)
-
-
 def trees_compile(*, classifiers: Sequence[Any], n_features: int, positive_class: Any = 1) -> CompiledTrees:
     """One output per classifier: P(`positive_class`) of a forest, a soft vote of forests, a tree or a prior.
 

@@ -82,8 +82,8 @@ class DriverStatement:
     def execute(self, engine: sa.Engine, values: Mapping[str, Any], *, commit: bool = False) -> Any:
         """Run with `values`; the first row of the result (RETURNING or SELECT), or None.  `commit` ends the
         transaction (a write), else it is rolled back when the connection returns to the pool."""
-        sql, parameters = self.parameters(engine.dialect, values)
         dialect = engine.dialect
+        sql, parameters = self.parameters(dialect, values)
         try:
             connection = engine.raw_connection()
         except dialect.loaded_dbapi.Error as exc:  # server down, file unopenable

@@ -47,9 +47,11 @@ CHANNELS = ("api", "api-batch", "web", "web-batch")
 # Built once: `insert().values(**row)` per call is a new statement whose cache key
 # SQLAlchemy recomputes from every value (~0.1 ms), executing this one hits the compiled cache.
 _DECISION_INSERT = credit_decisions.insert()
-_ROW_KEYS = ("created_at", "request_id", "channel", "batch_row", "model_name", "model_version", "inputs",
-             "probability_of_default", "score", "grade", "decision", "reasons")
-_DECISION_INSERT_ONE = DriverStatement(_DECISION_INSERT.returning(credit_decisions.c.id), keys=_ROW_KEYS)
+# One decision (`_row`: every column but the id), its new id returned.
+_DECISION_INSERT_ONE = DriverStatement(
+    _DECISION_INSERT.returning(credit_decisions.c.id),
+    keys=tuple(column.name for column in credit_decisions.columns if column.name != "id"),
+)
 
 
 def decisions_tables_create(*, engine: sa.Engine) -> None:

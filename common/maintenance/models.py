@@ -96,6 +96,13 @@ class PhysicsFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(PHYSICS_FEATURES, dtype=object)
 
 
+# Trees of each machine-failure forest and of each failure mode's forest.  5-fold CV on AI4I 2020:
+# 100+100 trees (50 per mode) score as 300+300 (100): PR AUC 0.905 vs 0.904, F1 0.899 both, with a
+# third of the trees to walk per served reading.
+FAILURE_ESTIMATORS = 100
+MODE_ESTIMATORS = 50
+
+
 def _forest(*, algorithm: str, n_estimators: int, min_samples_leaf: int, random_state: int) -> Any:
     forest_params = {"n_estimators": n_estimators, "random_state": random_state, "n_jobs": 1}
     if algorithm == "random_forest":
@@ -120,9 +127,9 @@ class FailureRiskModel:
         self,
         *,
         algorithm: str = "forest_blend",
-        n_estimators: int = 100,
+        n_estimators: int = FAILURE_ESTIMATORS,
         min_samples_leaf: int = 1,
-        mode_estimators: int = 50,
+        mode_estimators: int = MODE_ESTIMATORS,
         random_state: int = 42,
     ) -> None:
         self.algorithm = algorithm

@@ -37,7 +37,7 @@ from common.maintenance.features import (
     SENSOR_COLUMNS,
     rul_features,
 )
-from common.maintenance.models import FailureRiskModel, RulModel
+from common.maintenance.models import FAILURE_ESTIMATORS, MODE_ESTIMATORS, FailureRiskModel, RulModel
 from common.registry import ModelRegistry, ModelVersion
 from common.training import Progress, TrainOptions, TrainResult
 
@@ -174,10 +174,8 @@ def failure_model_train(
     readings = data.frames["readings"]
     folds = 3 if options.quick else 5
     params = {"algorithm": options.algorithm or options.extra.get("failure_algorithm", "forest_blend"),
-              # 5-fold CV on AI4I 2020: 100+100 trees (50 per mode) score as 300+300 (100): PR AUC 0.905 vs
-              # 0.904, F1 0.899 both; a third of the trees to walk per served reading.
-              "n_estimators": 60 if options.quick else 100,
-              "mode_estimators": 30 if options.quick else 50,
+              "n_estimators": 60 if options.quick else FAILURE_ESTIMATORS,
+              "mode_estimators": 30 if options.quick else MODE_ESTIMATORS,
               "min_samples_leaf": 1, "random_state": options.seed}
     progress(f"failure risk: {len(readings):,} readings from {data.dataset} ({data.source}); {folds}-fold CV")
     oof = failure_oof_probabilities(readings=readings, params=params, folds=folds, seed=options.seed)

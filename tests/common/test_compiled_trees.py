@@ -144,7 +144,7 @@ def test_big_batches_are_walked_in_chunks_with_the_same_result(fitted: dict, mon
 
 
 def test_stored_and_freshly_compiled_trees_share_one_compiled_walk(fitted: dict, tmp_path: Path) -> None:
-    from common.compiled_trees import _trees_walk_compiled
+    from common.compiled_trees import _walk_compiled
 
     compiled = trees_compile(classifiers=[fitted["random forest"], fitted["prior"]], n_features=FEATURES)
     registry = ModelRegistry(tmp_path / "models")
@@ -156,7 +156,7 @@ def test_stored_and_freshly_compiled_trees_share_one_compiled_walk(fitted: dict,
         trees.predict(X[:2], outputs_by_row=[(0,), (0, 1)])
         trees.predict(X[:1].astype(np.float32))
         trees.predict(X[::2, :])
-    assert len(_trees_walk_compiled().signatures) == 1  # compiled once: a warm-up call covers them all
+    assert len(_walk_compiled("walk", packed=True).signatures) == 1  # compiled once: a warm-up call covers them all
 
 
 def test_importing_compiled_trees_leaves_numba_to_the_first_prediction() -> None:

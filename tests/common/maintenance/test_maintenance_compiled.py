@@ -10,7 +10,7 @@ import pytest
 
 from common.datasets.ai4i_sim import simulate_ai4i
 from common.maintenance import compiled, prediction
-from common.compiled_trees import _trees_walk_compiled, _walk_compiled
+from common.compiled_trees import _walk_compiled
 from common.maintenance.compiled import (ARRAY_PREFIX, FAILURE_OUTPUTS, FailureScorer, FailureScores, failure_scorer,
                                          failure_scorer_build)
 from common.maintenance.features import READING_COLUMNS, physics_feature_values, physics_features
@@ -105,7 +105,7 @@ def test_a_version_saved_without_compiled_trees_is_compiled_when_served(failure_
 
 def test_building_a_scorer_compiles_the_walks_so_that_requests_do_not(failure_loaded: LoadedModel) -> None:
     failure_scorer_build(model=failure_loaded.artifact, arrays=dict(failure_loaded.arrays))
-    walks = (_trees_walk_compiled(), _walk_compiled("occlusions", packed=True))  # without, with explanations
+    walks = (_walk_compiled("walk", packed=True), _walk_compiled("occlusions", packed=True))  # without, with explanations
     compiled_when_built = [list(walk.signatures) for walk in walks]
     assert all(compiled_when_built)
     for rows in ([POWER_FAILURE_READING], [HEALTHY_READING, POWER_FAILURE_READING, HEAT_FAILURE_READING]):
