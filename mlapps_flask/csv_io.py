@@ -17,6 +17,7 @@ from flask import Response, request, stream_with_context
 from common.csv_tools import CsvTable, csv_read_rows, csv_stream
 
 from .errors import ProblemError
+from .parsing import body_bytes
 
 CSV_FIELD = "file"
 
@@ -57,7 +58,7 @@ def csv_upload_read(*, required_columns: Sequence[str] = (), max_rows: int | Non
             raise _unusable("choose a CSV file to upload")
         data: Any = upload.stream
     elif request.mimetype in ("text/csv", "text/plain", "application/csv"):
-        data = request.get_data(cache=False)
+        data = body_bytes()
     else:
         sent = request.mimetype or "no Content-Type"
         raise ProblemError(415, f"upload the CSV as multipart/form-data field '{CSV_FIELD}' or as text/csv (got {sent})")
