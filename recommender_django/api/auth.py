@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
 from recommender_django.accounts.services import api_token_verify
+from recommender_django.handlers import session_user
 
 
 class TokenAuth(HttpBearer):
@@ -37,9 +38,12 @@ AUTH = [token_auth, session_auth]
 
 
 def requester(request: HttpRequest) -> AbstractBaseUser | None:
-    """Who is calling an endpoint that works without authentication too (token first, then session)."""
+    """Who is calling an endpoint that works without authentication too (token first, then session).
+
+    The session's user comes from `session_user`: a request in the short middleware chain
+    (handlers.py) that gets that far is answered again by the full chain."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return api_token_verify(token=header[7:].strip())
-    user = getattr(request, "user", None)
+    user = session_user(request)
     return user if user is not None and user.is_authenticated else None

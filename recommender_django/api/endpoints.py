@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable, Hashable
 
 from django.core.exceptions import RequestDataTooBig
@@ -36,6 +37,7 @@ from recommender_django.api.schemas import (
     RecommendationListOut,
     SimilarListOut,
 )
+from recommender_django.handlers import FullChainRequired, cookieless_read, require_full_chain
 from recommender_django.modelops.recommendations import (
     model_metadata,
     popular_movies,
@@ -288,6 +290,21 @@ class RecommendationParams(BaseModel):
     genre: str | None = Field(None, max_length=MAX_GENRE_LENGTH)
 
 
+_PLAIN_USER_ID = re.compile(r"[1-9][0-9]{0,9}")
+_PLAIN_QUERY = re.compile(r"(?:k=([1-9][0-9]{0,2}))?")
+
+
+def plain_recommendation_params(user_id: str, query: str) -> tuple[int, int, None] | None:
+    """(user_id, k, genre) of the usual request, a plain decimal id and `?k=N` or no query, read
+    without a QueryDict or a model; None for anything else (then `RecommendationParams` decides)."""
+    if _PLAIN_USER_ID.fullmatch(user_id) is None or (found := _PLAIN_QUERY.fullmatch(query)) is None:
+        return None
+    target, k = int(user_id), int(found[1] or DEFAULT_K)
+    if target > MAX_ID or k > MAX_K:
+        return None
+    return target, k, None
+
+
 @functools.cache
 def ninja_view(url_name: str) -> Callable[..., HttpResponseBase]:
     """ninja's own Django view for the API URL named `url_name` (method dispatch, parsing, errors)."""
@@ -295,6 +312,7 @@ def ninja_view(url_name: str) -> Callable[..., HttpResponseBase]:
     return next(p.callback for p in patterns if getattr(p, "name", None) == url_name)
 
 
+@cookieless_read  # see handlers.py: a GET without cookies skips the session, auth, CSRF and messages middleware
 @csrf_exempt  # as every ninja view: the API's session auth checks CSRF itself
 def recommendations_route(request: HttpRequest, user_id: str) -> HttpResponseBase:
     """`/api/users/{user_id}/recommendations`, routed ahead of the other URLs (urls.py).
@@ -305,17 +323,27 @@ def recommendations_route(request: HttpRequest, user_id: str) -> HttpResponseBas
     exceptions going to the API's handlers as under ninja.  Anything else (another method, a
     parameter out of range) goes to ninja's own view, so every error and the OpenAPI document
     stay exactly ninja's.  The endpoint has no `auth=` or throttle (it checks visibility itself).
+    The usual query (`?k=N` or none) is read without a QueryDict or a model; a cookie-less GET
+    comes through the short middleware chain (handlers.py), which answers only what the
+    endpoint answers itself without the session's user.
     """
     if request.method == "GET":
-        try:  # the last value of each query parameter, unknown ones ignored: as ninja reads them
-            params = RecommendationParams.model_validate({**request.GET.dict(), "user_id": user_id})
-        except Exception:  # noqa: BLE001 - a value ninja refuses, or a query string Django refuses: ninja answers
-            params = None
+        params = plain_recommendation_params(user_id, request.META.get("QUERY_STRING", ""))
+        if params is None:
+            try:  # the last value of each query parameter, unknown ones ignored: as ninja reads them
+                checked = RecommendationParams.model_validate({**request.GET.dict(), "user_id": user_id})
+                params = checked.user_id, checked.k, checked.genre
+            except Exception:  # noqa: BLE001 - a value ninja refuses, or a query string Django refuses: ninja answers
+                params = None
         if params is not None:
+            target, k, genre = params
             try:
-                return recommendations(request, user_id=params.user_id, k=params.k, genre=params.genre)
+                return recommendations(request, user_id=target, k=k, genre=genre)
+            except FullChainRequired:
+                raise
             except Exception as exc:  # noqa: BLE001 - the API's exception handlers answer, as in ninja
                 return api.on_exception(request, exc)
+    require_full_chain(request)  # ninja's view is not for the short middleware chain
     return ninja_view("recommendations")(request, user_id=user_id)
 
 

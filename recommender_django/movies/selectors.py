@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Avg, Count, Q, QuerySet
 
 from common.recommender.content import genres_parse
@@ -138,18 +138,46 @@ def _user_state_sql(vendor: str) -> str:
     )
 
 
+@functools.cache
+def _driver_sql(vendor: str) -> str:
+    """`_user_state_sql` in the driver's own placeholder style (SQLite: `:name`; psycopg: `%(name)s`)."""
+    sql = _user_state_sql(vendor)
+    return sql % {"user_id": ":user_id"} if vendor == "sqlite" else sql
+
+
 def user_rating_state(*, user_id: int) -> UserRatingState | None:
     """The user's visibility and ratings version in one indexed query (None: no such user).
 
     Raw SQL on purpose: it runs on every recommendation request, where compiling the
     equivalent ORM query would cost ten times the query itself.  The count and the newest
     stamp come from the (user, updated_at) index alone, the movie stamps from two index ends.
-    The parameter is named: Django's SQLite backend fills a named placeholder by string
-    formatting, where a positional `%s` costs a regular-expression scan of the whole statement.
+
+    The statement goes straight to the DB-API connection, in the driver's placeholder style:
+    Django's cursor wrapper (cursor object, placeholder rewriting, wrapper hooks) costs as much
+    as the query.  What it does that matters is kept: the health check and (re)connection,
+    thread and broken-transaction checks, and Django's database errors.  While queries are
+    logged (DEBUG, `CaptureQueriesContext`) or an execute wrapper is installed, Django's
+    cursor runs it, so it is seen there as any other query.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_user_state_sql(connection.vendor), {"user_id": user_id})
-        row = cursor.fetchone()
+    db = connections[DEFAULT_DB_ALIAS]
+    params = {"user_id": user_id}
+    if db.queries_logged or db.execute_wrappers:
+        with db.cursor() as cursor:
+            cursor.execute(_user_state_sql(db.vendor), params)
+            row = cursor.fetchone()
+    else:
+        sql = _driver_sql(db.vendor)
+        db.close_if_health_check_failed()
+        db.ensure_connection()
+        db.validate_thread_sharing()
+        db.validate_no_broken_transaction()
+        with db.wrap_database_errors:
+            cursor = db.connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
     if row is None:
         return None
     return UserRatingState(user_id=int(row[0]), public=row[1] is not None,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from recommender_django.api import endpoints
 from recommender_django.modelops.recommendations import user_recommendations
 from recommender_django.modelops.serving import recommender_service
+from recommender_django.movies import selectors
 from recommender_django.movies.models import Movie, Rating
 from recommender_django.movies.selectors import user_rating_snapshot, user_rating_state
 
@@ -118,6 +119,20 @@ def test_the_cheap_version_and_the_ratings_read_agree(rater_id: int, token_for) 
         assert state.rated == len(snapshot.ratings)
     assert user_rating_state(user_id=rater_id).public and not user_rating_state(user_id=newcomer.pk).public
     assert user_rating_state(user_id=99_999_999) is None
+
+
+def test_the_state_query_reads_the_same_on_the_driver_connection_as_through_django(
+    rater_id: int, token_for, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    _, newcomer = token_for("state-reader")
+    for user_id in (rater_id, newcomer.pk, 99_999_999):
+        direct = user_rating_state(user_id=user_id)  # the DB-API connection (queries are not logged)
+        with CaptureQueriesContext(connection) as queries:
+            logged = user_rating_state(user_id=user_id)  # Django's cursor: the query is seen
+        assert direct == logged and len(queries.captured_queries) == 1
+    monkeypatch.setattr(selectors, "_driver_sql", lambda vendor: "SELECT no_such_column FROM no_such_table")
+    with pytest.raises(DatabaseError):  # Django's error (answered 503 by the API), not the driver's
+        user_rating_state(user_id=rater_id)
 
 
 def test_pages_share_the_cache_and_see_new_ratings(member_client: Client, member, served) -> None:  # noqa: ANN001

@@ -4,11 +4,17 @@ it must answer every request exactly as ninja's own view of the operation does."
 from __future__ import annotations
 
 import pytest
+from django.http import QueryDict
 from django.test import Client
 from django.urls import resolve
 
 from recommender_django import urls as project_urls
-from recommender_django.api.endpoints import api, recommendations_route
+from recommender_django.api.endpoints import (
+    RecommendationParams,
+    api,
+    plain_recommendation_params,
+    recommendations_route,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -46,13 +52,27 @@ def test_the_route_is_taken_and_the_operation_has_no_auth_or_throttle() -> None:
     "", "?k=7", "?k=3&genre=Horror", "?genre=", "?k=5&k=6", "?k=%2B4", "?k=2&unknown=1",
     "?k=0", "?k=101", "?k=abc", "?k=", "?genre=Spaghetti", "?genre=" + "x" * 51, "?k=0&genre=" + "x" * 51,
     "?" + "&".join(f"p{i}=1" for i in range(201)),  # more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS
+    "?k=100", "?k=010", "?k=4&", "?K=4",  # around the plain `?k=N` reading
 ])
-@pytest.mark.parametrize("user", ["{rater}", "x", "0", "-1", "99999999", "99999999999999999999", "%201"])
+@pytest.mark.parametrize("user", ["{rater}", "x", "0", "-1", "99999999", "99999999999999999999", "%201",
+                                  "0{rater}", "2147483647", "2147483648"])
 def test_same_answer_as_ninja_for_public_users_and_bad_parameters(
     client: Client, settings, served, rater_id: int, user: str, query: str,  # noqa: ANN001
 ) -> None:
     fast, ninja = both(client, settings, "get", f"/api/users/{user.format(rater=rater_id)}/recommendations{query}")
     assert fast == ninja
+
+
+@pytest.mark.parametrize(("user_id", "query", "expected"), [
+    ("15", "", (15, 10, None)), ("15", "k=7", (15, 7, None)), ("2147483647", "k=100", (2147483647, 100, None)),
+    ("15", "k=101", None), ("2147483648", "", None), ("015", "", None), ("15", "k=07", None), ("15", "k=", None),
+    ("15", "k=0", None), ("15", "k=7&k=8", None), ("15", "genre=Drama", None), ("١٥", "", None), ("15", "k=٧", None),
+])
+def test_the_plain_reading_agrees_with_the_parameter_model(user_id: str, query: str, expected: tuple | None) -> None:
+    assert plain_recommendation_params(user_id, query) == expected
+    if expected is not None:  # whatever it reads, the model reads the same
+        checked = RecommendationParams.model_validate({**QueryDict(query).dict(), "user_id": user_id})
+        assert (checked.user_id, checked.k, checked.genre) == expected
 
 
 @pytest.mark.parametrize("method", ["post", "put", "delete", "head", "options"])
