@@ -24,7 +24,11 @@ way at every node that does not test one of its columns, so only the row is
 walked from the root; at each node it also compares the reference value of the
 node's column with the threshold, and where that goes the other way the
 variants of the column's groups leave the row's path and walk on from there.
-Most variants never leave it: they end in the row's leaf.
+Most variants never leave it: they end in the row's leaf.  The row walks one
+tree after the other, testing at each node whether it is a leaf before reading
+the row's value: a walk is a chain of dependent loads, and its last step (the
+one mispredicted branch of a tree) is then known one load earlier.  For one row
+this is faster than moving several walks down in lockstep.
 
 Probabilities are the trees' leaf values averaged exactly as `predict_proba`
 averages them, in the same order (a forest adds its trees one by one from 0 and
@@ -65,8 +69,6 @@ MASK_CACHE_ROWS = 256
 # The packed layout (`left << 8 | feature` in a uint32): node ids below 2**24, features below 2**8.
 PACKED_MAX_NODES = 1 << 24
 PACKED_MAX_FEATURES = 1 << 8
-# Walks of rows moved down in lockstep by `predict_occluded` (trees x rows, each with its variants).
-OCCLUSION_WALKS_IN_FLIGHT = 32
 
 
 class NotCompilableError(TypeError):
@@ -192,7 +194,7 @@ class CompiledTrees:
         return int(self.feature.size)
 
     # -- prediction -------------------------------------------------------------------------
-    def predict(self, X: np.ndarray, *, outputs_by_row: Sequence[Sequence[int]] | None = None) -> np.ndarray:  # noqa: N803
+    def predict(self, X: Any, *, outputs_by_row: Sequence[Sequence[int]] | None = None) -> np.ndarray:  # noqa: N803
         """P(positive class) of each row (n_rows, n_outputs); outputs not asked for are NaN.
 
         `outputs_by_row[i]` lists the outputs wanted for row i (default: all of them), so a
@@ -208,7 +210,7 @@ class CompiledTrees:
         )
         return probabilities
 
-    def predict_occluded(self, X: np.ndarray, *, occlusions: Occlusions, output: int = 0,  # noqa: N803
+    def predict_occluded(self, X: Any, *, occlusions: Occlusions, output: int = 0,  # noqa: N803
                          ) -> tuple[np.ndarray, np.ndarray]:
         """Every output of each row (n_rows, n_outputs), and output `output` of each row with each of
         `occlusions`' groups of columns set to its reference values (n_rows, n_groups).
@@ -216,26 +218,25 @@ class CompiledTrees:
         Equal, bit for bit, to `predict` of the rows and of the variant rows, but walks only the
         variants whose path can differ from the row's (see the module docstring).
         """
-        rows = self._rows(X)
+        rows = self._rows(X, finite_checked=False)  # the walk checks (one pass less for a single row)
         if occlusions.occluded.shape[1] != self.n_features or not 0 <= output < self.n_outputs:
             raise ValueError("the occlusions or the output do not match the trees")
-        n_rows, n_groups = rows.shape[0], occlusions.occluded.shape[0]
-        variants = np.where(occlusions.occluded, occlusions.reference, rows[:, None, :]).reshape(-1, self.n_features)
-        probabilities = np.empty((n_rows, self.n_outputs))
-        occluded_probabilities = np.empty((n_rows, n_groups))
+        probabilities = np.empty((rows.shape[0], self.n_outputs))
+        occluded_probabilities = np.empty((rows.shape[0], occlusions.occluded.shape[0]))
         packed, nodes = self._nodes
-        _walk_compiled("occlusions", packed=packed)(
-            rows, variants, occlusions.reference, occlusions.feature_groups_start, occlusions.feature_groups, output,
-            OCCLUSION_WALKS_IN_FLIGHT, self._max_depth, nodes, self.value, self.tree_root, self.tree_member,
+        if not _walk_compiled("occlusions", packed=packed)(
+            rows, occlusions.reference, occlusions.occluded, occlusions.feature_groups_start,
+            occlusions.feature_groups, output, nodes, self.value, self.tree_root, self.tree_member,
             self.member_output, self.member_trees, self._members_per_output, probabilities, occluded_probabilities,
-        )
+        ):
+            raise ValueError("features must be finite")
         return probabilities, occluded_probabilities
 
-    def _rows(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
+    def _rows(self, X: Any, *, finite_checked: bool = True) -> np.ndarray:  # noqa: N803
         rows = np.array(X, dtype=np.float32, order="C")  # scikit-learn compares float32 features
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
             raise ValueError(f"expected rows of {self.n_features} features, got shape {rows.shape}")
-        if not np.isfinite(rows).all():
+        if finite_checked and not np.isfinite(rows).all():
             raise ValueError("features must be finite")
         return rows
 
@@ -258,17 +259,6 @@ class CompiledTrees:
         buffer[0::2] = (self.left.astype(np.uint32) << np.uint32(8)) | self.feature.astype(np.uint32)
         buffer[1::2] = threshold32.view(np.uint32)
         return True, (_read_only(buffer), _read_only(buffer.view(np.float32)))
-
-    @functools.cached_property
-    def _max_depth(self) -> int:
-        """The most steps from a root to a leaf in any tree (sizes the occlusion walks' buffers)."""
-        frontier, depth = self.tree_root, 0
-        while True:
-            internal = frontier[self.left[frontier] != frontier]
-            if internal.size == 0:
-                return depth
-            depth += 1
-            frontier = np.concatenate([self.left[internal], self.left[internal] + 1])
 
     @functools.cached_property
     def _members_per_output(self) -> np.ndarray:
@@ -339,54 +329,40 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 
 # -- the walks (compiled by numba for each node layout) --------------------------------------
 # `_trees_walk` and `_occlusions_walk` read nodes only through the `_NODE_HELPERS`: `_walk_compiled`
-# compiles them with the packed or the stored layout's versions of those.
+# compiles them with the packed or the stored layout's versions of those.  `_node` reads a node once
+# per step (left child, feature, threshold): a walk tests `left == node` (a leaf) before it reads the
+# row's value, so the step that ends the walk resolves as early as possible.
 
 def _packed_is_leaf(nodes: tuple[np.ndarray, np.ndarray], node: int) -> bool:
     return np.int64(nodes[0][2 * node] >> 8) == node
 
 
-def _packed_left(nodes: tuple[np.ndarray, np.ndarray], node: int) -> int:
-    return np.int64(nodes[0][2 * node] >> 8)
-
-
-def _packed_feature(nodes: tuple[np.ndarray, np.ndarray], node: int) -> int:
-    return np.int64(nodes[0][2 * node] & 255)
-
-
-def _packed_right(nodes: tuple[np.ndarray, np.ndarray], node: int, x: np.float32) -> bool:
-    # a float32 value and the float32 threshold rounded down: the float64 comparison's answer
-    return x > nodes[1][2 * node + 1]
-
-
-def _packed_child(nodes: tuple[np.ndarray, np.ndarray], node: int, rows: np.ndarray, row: int) -> int:
+def _packed_node(nodes: tuple[np.ndarray, np.ndarray], node: int) -> tuple[int, int, np.float32]:
     word = nodes[0][2 * node]
-    return np.int64(word >> 8) + (rows[row, np.int64(word & 255)] > nodes[1][2 * node + 1])
+    return np.int64(word >> 8), np.int64(word & 255), nodes[1][2 * node + 1]
+
+
+def _packed_goes_right(x: np.float32, threshold: np.float32) -> bool:
+    # a float32 value and the float32 threshold rounded down: the float64 comparison's answer
+    return x > threshold
 
 
 def _wide_is_leaf(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int) -> bool:
     return nodes[2][node] == node
 
 
-def _wide_left(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int) -> int:
-    return nodes[2][node]
+def _wide_node(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int) -> tuple[int, int, float]:
+    return nodes[2][node], nodes[0][node], nodes[1][node]
 
 
-def _wide_feature(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int) -> int:
-    return nodes[0][node]
-
-
-def _wide_right(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int, x: np.float32) -> bool:
+def _wide_goes_right(x: np.float32, threshold: float) -> bool:
     # a float32 value widened exactly, compared with the float64 threshold as scikit-learn does
-    return np.float64(x) > nodes[1][node]
+    return np.float64(x) > threshold
 
 
-def _wide_child(nodes: tuple[np.ndarray, np.ndarray, np.ndarray], node: int, rows: np.ndarray, row: int) -> int:
-    return nodes[2][node] + (np.float64(rows[row, nodes[0][node]]) > nodes[1][node])
-
-
-_NODE_HELPERS = ("_is_leaf", "_left", "_feature", "_right", "_child")
+_NODE_HELPERS = ("_is_leaf", "_node", "_goes_right")
 # (plain Python: the stored layout)
-_is_leaf, _left, _feature, _right, _child = _wide_is_leaf, _wide_left, _wide_feature, _wide_right, _wide_child
+_is_leaf, _node, _goes_right = _wide_is_leaf, _wide_node, _wide_goes_right
 
 
 def _trees_walk(
@@ -436,7 +412,8 @@ def _trees_walk(
                 still = 0
                 for k in range(n_walking):
                     walk = walking[k]
-                    node = _child(nodes, walk_node[walk], rows, walk_row[walk])
+                    left, feature, threshold = _node(nodes, walk_node[walk])
+                    node = left + _goes_right(rows[walk_row[walk], feature], threshold)
                     walk_node[walk] = node
                     if not _is_leaf(nodes, node):
                         walking[still] = walk
@@ -458,114 +435,81 @@ def _trees_walk(
 
 
 def _occlusions_walk(
-    rows: np.ndarray, variants: np.ndarray, reference: np.ndarray, feature_groups_start: np.ndarray,
-    feature_groups: np.ndarray, explained: int, walks_in_flight: int, max_depth: int, nodes: tuple[np.ndarray, ...],
-    value: np.ndarray, tree_root: np.ndarray, tree_member: np.ndarray, member_output: np.ndarray,
-    member_trees: np.ndarray, members_per_output: np.ndarray, probabilities: np.ndarray,
-    occluded_probabilities: np.ndarray,
-) -> None:
+    rows: np.ndarray, reference: np.ndarray, occluded: np.ndarray, feature_groups_start: np.ndarray,
+    feature_groups: np.ndarray, explained: int, nodes: tuple[np.ndarray, ...], value: np.ndarray,
+    tree_root: np.ndarray, tree_member: np.ndarray, member_output: np.ndarray, member_trees: np.ndarray,
+    members_per_output: np.ndarray, probabilities: np.ndarray, occluded_probabilities: np.ndarray,
+) -> bool:
     """Fill `probabilities` (rows, outputs) as `_trees_walk` does for every output, and `occluded_probabilities`
-    (rows, groups): output `explained` of `variants[row * groups + group]`, the row with the group's columns set
-    to their `reference` values (the groups of column f: `feature_groups[feature_groups_start[f]:
-    feature_groups_start[f + 1]]`).
+    (rows, groups): output `explained` of the row with the group's columns (`occluded[group]`) set to their
+    `reference` values (the groups of column f: `feature_groups[feature_groups_start[f]:feature_groups_start[f + 1]]`).
+    False (nothing filled) if a feature is not finite.
 
-    Compiled by numba (`_walk_compiled`).  Blocks of (tree, row) walks go down in lockstep.  While a row
-    walks a tree of the explained output, a node also compares its column's reference value with its
-    threshold: when that goes the other way (a split), the variants of the column's groups still on the
-    row's path leave it there, to the other child.  A variant never sent elsewhere ends in the row's leaf
-    (most of them); the others walk on, in lockstep.  Leaf values are then added per row (and variant) in tree
-    order from 0.0, member means in member order, exactly as `_trees_walk` adds them.
+    Compiled by numba (`_walk_compiled`).  Each row walks each tree from its root, trees in order.  In a tree
+    of the explained output a node also compares its column's reference value with its threshold: where that
+    goes the other way (a split), the variants of the column's groups still on the row's path leave it there,
+    to the other child, and once the row is at its leaf each such variant walks on from there to its own.  A
+    variant never sent elsewhere ends in the row's leaf (most of them).  Leaf values are added per row (and
+    variant) in tree order from 0.0, member means in member order, exactly as `_trees_walk` adds them.
     """
-    n_rows, n_groups = rows.shape[0], occluded_probabilities.shape[1]
+    n_rows, n_features = rows.shape
+    n_groups = occluded.shape[0]
     n_outputs, n_members, n_trees = probabilities.shape[1], member_trees.size, tree_root.size
-    trees_per_block = max(1, walks_in_flight // n_rows)
-    capacity = trees_per_block * n_rows
-    walk_node = np.empty(capacity, dtype=np.int64)
-    walk_row = np.empty(capacity, dtype=np.int64)
-    walk_member = np.empty(capacity, dtype=np.int64)
-    walk_explained = np.empty(capacity, dtype=np.bool_)
-    walking = np.empty(capacity, dtype=np.int64)
-    # Variant `slot` = walk * n_groups + group: its node once off the row's path (-1 while on it), its row of
-    # `variants`.
-    variant_node = np.empty(capacity * n_groups, dtype=np.int64)
-    variant_row = np.empty(capacity * n_groups, dtype=np.int64)
-    variant_walking = np.empty(capacity * n_groups, dtype=np.int64)  # the slots not at a leaf yet
-    split_walk = np.empty(capacity * max_depth, dtype=np.int64)  # the nodes of rows' paths where a reference
-    split_node = np.empty(capacity * max_depth, dtype=np.int64)  # value goes the other way (at most every node)
+    for row in range(n_rows):
+        for feature in range(n_features):
+            if not np.isfinite(rows[row, feature]):
+                return False
     member_sums = np.zeros((n_rows, n_members))
     occluded_sums = np.zeros((n_rows, n_members, n_groups))
-    first = 0
-    while first < n_trees:
-        last = min(first + trees_per_block, n_trees)
-        n_walks = 0
-        n_walking = 0
-        for tree in range(first, last):  # tree by tree and row by row: each row's trees stay in order
-            member = tree_member[tree]
-            is_explained = member_output[member] == explained
+    leaves_at = np.empty(n_groups, dtype=np.int64)  # per group: where its variant leaves the row's path (-1: never)
+    for tree in range(n_trees):
+        member = tree_member[tree]
+        if member_output[member] != explained:
             for row in range(n_rows):
-                walk_node[n_walks] = tree_root[tree]
-                walk_row[n_walks] = row
-                walk_member[n_walks] = member
-                walk_explained[n_walks] = is_explained
-                if is_explained:
-                    for group in range(n_groups):
-                        variant_node[n_walks * n_groups + group] = -1
-                if not _is_leaf(nodes, tree_root[tree]):
-                    walking[n_walking] = n_walks
-                    n_walking += 1
-                n_walks += 1
-        n_splits = 0
-        while n_walking:
-            still = 0
-            for k in range(n_walking):
-                walk = walking[k]
-                node = walk_node[walk]
-                feature = _feature(nodes, node)
-                right = _right(nodes, node, rows[walk_row[walk], feature])
-                child = _left(nodes, node) + right
-                if (right != _right(nodes, node, reference[feature])) & walk_explained[walk]:
-                    split_walk[n_splits] = walk  # (rare) the column's reference value goes the other way
-                    split_node[n_splits] = node
-                    n_splits += 1
-                walk_node[walk] = child
-                if not _is_leaf(nodes, child):
-                    walking[still] = walk
-                    still += 1
-            n_walking = still
-        # The variants still on the row's path at a split leave it there, to the other child; a walk's
-        # splits are in path order, so each variant leaves at its first one.
-        n_variants = 0
-        for split in range(n_splits):
-            walk = split_walk[split]
-            node = split_node[split]
-            feature = _feature(nodes, node)
-            for index in range(feature_groups_start[feature], feature_groups_start[feature + 1]):
-                slot = walk * n_groups + feature_groups[index]
-                if variant_node[slot] < 0:
-                    variant_node[slot] = _left(nodes, node) + _right(nodes, node, reference[feature])
-                    variant_row[slot] = walk_row[walk] * n_groups + feature_groups[index]
-                    variant_walking[n_variants] = slot
-                    n_variants += 1
-        while n_variants:
-            still = 0
-            for k in range(n_variants):
-                slot = variant_walking[k]
-                node = variant_node[slot]
-                if not _is_leaf(nodes, node):
-                    variant_node[slot] = _child(nodes, node, variants, variant_row[slot])
-                    variant_walking[still] = slot
-                    still += 1
-            n_variants = still
-        for walk in range(n_walks):
-            row = walk_row[walk]
-            member = walk_member[walk]
-            leaf_value = value[walk_node[walk]]
+                node = tree_root[tree]
+                while True:
+                    left, feature, threshold = _node(nodes, node)
+                    if left == node:
+                        break
+                    node = left + _goes_right(rows[row, feature], threshold)
+                member_sums[row, member] += value[node]
+            continue
+        for row in range(n_rows):
+            node = tree_root[tree]
+            n_leaving = 0
+            while True:
+                left, feature, threshold = _node(nodes, node)
+                if left == node:
+                    break
+                right = _goes_right(rows[row, feature], threshold)
+                reference_right = _goes_right(reference[feature], threshold)
+                if right != reference_right:  # (rare) the column's reference value goes the other way
+                    if n_leaving == 0:
+                        leaves_at[:] = -1
+                    for index in range(feature_groups_start[feature], feature_groups_start[feature + 1]):
+                        group = feature_groups[index]
+                        if leaves_at[group] < 0:  # a variant leaves at the first split of its columns
+                            leaves_at[group] = left + reference_right
+                            n_leaving += 1
+                node = left + right
+            leaf_value = value[node]
             member_sums[row, member] += leaf_value
-            if walk_explained[walk]:
+            if n_leaving == 0:
                 for group in range(n_groups):
-                    node = variant_node[walk * n_groups + group]
-                    occluded_sums[row, member, group] += leaf_value if node < 0 else value[node]
-        first = last
+                    occluded_sums[row, member, group] += leaf_value
+                continue
+            for group in range(n_groups):
+                variant = leaves_at[group]
+                if variant < 0:
+                    occluded_sums[row, member, group] += leaf_value
+                    continue
+                while True:
+                    left, feature, threshold = _node(nodes, variant)
+                    if left == variant:
+                        break
+                    x = reference[feature] if occluded[group, feature] else rows[row, feature]
+                    variant = left + _goes_right(x, threshold)
+                occluded_sums[row, member, group] += value[variant]
     for row in range(n_rows):
         for output in range(n_outputs):
             probabilities[row, output] = 0.0
@@ -580,6 +524,7 @@ def _occlusions_walk(
                 if member_output[member] == explained:
                     total += occluded_sums[row, member, group] / member_trees[member]
             occluded_probabilities[row, group] = total / members_per_output[explained]
+    return True
 
 
 _WALKS = {"walk": _trees_walk, "occlusions": _occlusions_walk}

@@ -23,6 +23,7 @@ import collections
 import dataclasses
 import functools
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,8 @@ _TARGETS = (FAILURE_TARGET, *FAILURE_MODES)
 COMPILED_MAX_READINGS = 64
 _FEATURE_INDEX = {name: i for i, name in enumerate(PHYSICS_FEATURES)}
 _SCORERS_KEPT = 4
+# A contribution is shown when it moves P(failure) by more than this (it is rounded to 3 decimals).
+_CONTRIBUTION_MIN = 10 ** (-3)
 
 
 def failure_trees_compile(*, model: FailureRiskModel) -> CompiledTrees:
@@ -79,35 +82,49 @@ class FailureScorer:
 
     def score(self, *, features: np.ndarray, explain: bool = True, top: int = 3) -> FailureScores:
         """Score physics-feature rows (readings x `PHYSICS_FEATURES`); explain = occlusion top features."""
-        features = np.asarray(features, dtype=np.float64)
-        readings = features.shape[0]
+        rows = np.asarray(features, dtype=np.float64).tolist()
+        probabilities, top_features = self.score_rows(rows, explain=explain, top=top)
+        return FailureScores(probabilities=np.asarray(probabilities, dtype=np.float64).reshape(len(rows), len(FAILURE_OUTPUTS)),
+                             top_features=top_features)
+
+    def score_rows(self, rows: Sequence[Sequence[float]], *, explain: bool = True, top: int = 3,
+                   ) -> tuple[list[list[float]], list[list[dict[str, Any]]]]:
+        """`score` of rows of physics features as Python values: each row's probabilities (`FAILURE_OUTPUTS`)
+        and top features (what serving reads: one walk, one conversion per array, no per-row numpy)."""
+        if not rows:
+            return [], []
         if not explain:
-            return FailureScores(probabilities=self.trees.predict(features), top_features=[[] for _ in range(readings)])
+            return self.trees.predict(rows).tolist(), [[] for _ in rows]
         # Every output of the readings, and P(machine failure) of each reading's variant per feature group.
-        probabilities, replaced = self.trees.predict_occluded(features, occlusions=self._occlusions, output=0)
-        # Python floats (the same values): picking a few of them is faster than from numpy arrays.
-        rows, bases, replaced_rows = features.tolist(), probabilities[:, 0].tolist(), replaced.tolist()
-        return FailureScores(probabilities=probabilities, top_features=[
-            self._top(features=rows[i], base=bases[i], replaced=replaced_rows[i], top=top) for i in range(readings)])
+        probabilities, replaced = self.trees.predict_occluded(rows, occlusions=self._occlusions, output=0)
+        probabilities = probabilities.tolist()
+        return probabilities, [self._top(features=row, base=p[0], replaced=r, top=top)
+                               for row, p, r in zip(rows, probabilities, replaced.tolist(), strict=True)]
 
     @functools.cached_property
     def _occlusions(self) -> Occlusions:
         """Each group's occlusion variant: its columns set to the healthy reference."""
         return occlusions_make(reference=self.reference, groups=[columns for _name, columns in self.groups])
 
-    def _top(self, *, features: list[float], base: float, replaced: list[float], top: int) -> list[dict[str, Any]]:
-        # Same selection and rounding as `explanations.failure_top_features` (3 decimals).
-        contributions = sorted(
-            ((g, base - value) for g, value in enumerate(replaced)), key=lambda item: abs(item[1]), reverse=True,
-        )
-        chosen = [c for c in contributions[:top] if abs(c[1]) > 10 ** (-3)]
+    def _top(self, *, features: Sequence[float], base: float, replaced: list[float], top: int,
+             ) -> list[dict[str, Any]]:
+        # Same selection and rounding as `explanations.failure_top_features` (3 decimals): the `top` largest
+        # changes, equal ones in group order (a stable sort), those above 10**-3.  Dropping the small ones
+        # first keeps the same ones in the same order (every one kept is larger than every one dropped).
+        shown = [(g, base - value) for g, value in enumerate(replaced) if abs(base - value) > _CONTRIBUTION_MIN]
+        if len(shown) > 1:
+            shown.sort(key=_magnitude, reverse=True)
         result = []
-        for g, delta in chosen:
+        for g, delta in shown[:top]:
             column = self.value_columns[g]
             result.append({"feature": self.groups[g][0],
                            "value": round(features[column], 3) if column is not None else None,
                            "contribution": round(delta, 3)})
         return result
+
+
+def _magnitude(contribution: tuple[int, float]) -> float:
+    return abs(contribution[1])
 
 
 def failure_scorer_build(*, model: FailureRiskModel, arrays: dict[str, np.ndarray] | None = None) -> FailureScorer | None:

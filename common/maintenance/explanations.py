@@ -51,8 +51,19 @@ def _n(value: float, decimals: int = 0) -> str:
 
 def physics_conditions(*, features: Mapping[str, float] | pd.Series, product_type: str) -> list[dict[str, Any]]:
     """The documented failure conditions one reading meets or is near (a physics feature row or mapping)."""
+    return physics_conditions_of(
+        power=float(features["power_w"]), difference=float(features["temperature_difference_k"]),
+        speed=float(features["rotational_speed_rpm"]), strain=float(features["strain_min_nm"]),
+        wear=float(features["tool_wear_min"]), product_type=product_type,
+    )
+
+
+def physics_conditions_of(
+    *, power: float, difference: float, speed: float, strain: float, wear: float, product_type: str,
+) -> list[dict[str, Any]]:
+    """`physics_conditions` of one reading's power (W), process - air temperature (K), speed (rpm), strain
+    (min.Nm) and tool wear (min)."""
     conditions: list[dict[str, Any]] = []
-    power = float(features["power_w"])
     low, high = POWER_LIMITS_W
     if power < low:
         conditions.append(_condition("power", "beyond", f"power {_n(power)} W, below the {_n(low)} W lower limit", power, low, "W"))
@@ -63,8 +74,6 @@ def physics_conditions(*, features: Mapping[str, float] | pd.Series, product_typ
     elif power > high * (1 - POWER_NEAR_SHARE):
         conditions.append(_condition("power", "near", f"power {_n(power)} W, near the {_n(high)} W upper limit", power, high, "W"))
 
-    difference = float(features["temperature_difference_k"])
-    speed = float(features["rotational_speed_rpm"])
     hot = difference < HDF_TEMPERATURE_DIFFERENCE_K
     slow = speed < HDF_SPEED_RPM
     if hot and slow:
@@ -80,7 +89,6 @@ def physics_conditions(*, features: Mapping[str, float] | pd.Series, product_typ
             f"limit ({HDF_TEMPERATURE_DIFFERENCE_K} K below {_n(HDF_SPEED_RPM)} rpm)",
             difference, HDF_TEMPERATURE_DIFFERENCE_K, "K"))
 
-    strain = float(features["strain_min_nm"])
     limit = OSF_LIMIT_MIN_NM[product_type]
     if strain > limit:
         conditions.append(_condition(
@@ -93,7 +101,6 @@ def physics_conditions(*, features: Mapping[str, float] | pd.Series, product_typ
             f"tool wear x torque {_n(strain)} min.Nm, near the {_n(limit)} min.Nm limit of type {product_type}",
             strain, limit, "min.Nm"))
 
-    wear = float(features["tool_wear_min"])
     first, last = TOOL_REPLACEMENT_WEAR_MIN
     if wear >= first:
         conditions.append(_condition(

@@ -298,3 +298,26 @@ def test_occlusions_refuse_what_does_not_match(fitted: dict) -> None:
     with pytest.raises(ValueError, match="finite"):
         compiled.predict_occluded(np.full((1, FEATURES), np.inf), occlusions=occlusions_make(
             reference=np.zeros(FEATURES), groups=[(0,)]))
+
+
+def test_occlusions_refuse_features_that_are_not_finite_as_float32(fitted: dict) -> None:
+    """The walk checks the float32 rows it compares: NaN, infinities and float64 values beyond float32's range."""
+    compiled = trees_compile(classifiers=[fitted["tree"]], n_features=FEATURES)
+    occlusions = occlusions_make(reference=np.zeros(FEATURES), groups=[(0,), (1, 2)])
+    X, _ = _data(rows=5, seed=26)  # noqa: N806
+    for value in (np.nan, -np.inf, 1e39):
+        bad = X.copy()
+        bad[3, 4] = value
+        with pytest.raises(ValueError, match="finite"), np.errstate(over="ignore"):  # 1e39: inf as a float32
+            compiled.predict_occluded(bad, occlusions=occlusions)
+    compiled.predict_occluded(X, occlusions=occlusions)  # the same rows, finite: answered
+
+
+def test_occlusions_of_rows_given_as_python_lists_equal_those_of_arrays(fitted: dict) -> None:
+    compiled = trees_compile(classifiers=[fitted["soft vote"], fitted["extra trees"]], n_features=FEATURES)
+    occlusions = occlusions_make(reference=np.zeros(FEATURES), groups=[(0,), (1, 2), (5,)])
+    X, _ = _data(rows=9, seed=27)  # noqa: N806
+    for rows in (X[:1], X):
+        for a, b in zip(compiled.predict_occluded(rows.tolist(), occlusions=occlusions, output=1),
+                        compiled.predict_occluded(rows, occlusions=occlusions, output=1), strict=True):
+            np.testing.assert_array_equal(a, b)

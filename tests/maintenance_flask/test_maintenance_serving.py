@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from common.cli import main as mlapps_main
 from common.maintenance import prediction
-from common.maintenance.schemas import ReadingIn
+from common.maintenance.schemas import FailureBatchOut, ReadingIn
 from tests.maintenance_flask.support import HEALTHY_READING, HEAT_FAILURE_READING, POWER_FAILURE_READING, at, telemetry
 from tests.support.servers import wsgi_server
 
@@ -135,3 +135,19 @@ def test_the_benchmark_reading_and_batches_are_explained_as_the_pipelines_explai
         loaded=loaded, readings=[ReadingIn(**r) for r in readings], explain=True)]
     assert [client.post("/api/v1/predict/failure", json=r).get_json() for r in readings] == expected
     assert client.post("/api/v1/predict/failure", json=readings).get_json() == {"predictions": expected}
+
+
+def test_the_answer_is_the_models_json_byte_for_byte(client: FlaskClient) -> None:
+    """The view writes the answers without building the response models: the same bytes as the models' JSON."""
+    benchmark = {"product_type": "L", "air_temperature_k": 300.1, "process_temperature_k": 310.2,
+                 "rotational_speed_rpm": 1500.0, "torque_nm": 40.0, "tool_wear_min": 100.0}
+    readings = [benchmark, POWER_FAILURE_READING, HEAT_FAILURE_READING, {**HEALTHY_READING, "tool_wear_min": 230}]
+    loaded = client.application.extensions["maintenance"].failure_loaded()
+    expected = prediction._failure_predict_pipelines(loaded=loaded, readings=[ReadingIn(**r) for r in readings],
+                                                     explain=True)
+    for reading, model in zip(readings, expected, strict=True):
+        response = client.post("/api/v1/predict/failure", json=reading)
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        assert response.data == model.model_dump_json().encode()
+    batch = client.post("/api/v1/predict/failure", json=readings)
+    assert batch.data == FailureBatchOut(predictions=expected).model_dump_json().encode()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pydantic_core
 import pytest
 
 from common.datasets.ai4i_sim import simulate_ai4i
@@ -13,7 +14,7 @@ from common.maintenance import compiled, prediction
 from common.compiled_trees import _walk_compiled
 from common.maintenance.compiled import (ARRAY_PREFIX, FAILURE_OUTPUTS, FailureScorer, FailureScores, failure_scorer,
                                          failure_scorer_build)
-from common.maintenance.features import READING_COLUMNS, physics_feature_values, physics_features
+from common.maintenance.features import PHYSICS_FEATURES, READING_COLUMNS, physics_feature_values, physics_features
 from common.maintenance.prediction import failure_predict
 from common.maintenance.schemas import ReadingIn
 from common.registry import LoadedModel, ModelRegistry
@@ -164,3 +165,55 @@ def test_explained_scores_equal_walking_every_occlusion_variant(failure_loaded: 
     assert start >= len(rows)
     # The reference reading explains nothing: every variant is the reading itself.
     assert scorer.score(features=scorer.reference[None, :]).top_features == [[]]
+
+
+def test_top_features_are_the_largest_changes_above_the_threshold_ties_in_group_order(
+        failure_loaded: LoadedModel) -> None:
+    """`FailureScorer._top` drops the changes of 10**-3 or less before sorting: the same ones, in the same order, as
+    sorting them all (largest first, ties in group order) and then dropping them."""
+    scorer = failure_scorer(loaded=failure_loaded)
+    groups = len(scorer.groups)
+    rng = np.random.default_rng(17)
+    features = [float(v) for v in rng.normal(size=len(PHYSICS_FEATURES))]
+
+    def sorted_then_dropped(base: float, replaced: list[float], top: int) -> list[dict]:
+        contributions = sorted(((g, base - value) for g, value in enumerate(replaced)), key=lambda item: abs(item[1]),
+                               reverse=True)
+        return [{"feature": scorer.groups[g][0],
+                 "value": round(features[scorer.value_columns[g]], 3) if scorer.value_columns[g] is not None else None,
+                 "contribution": round(delta, 3)}
+                for g, delta in contributions[:top] if abs(delta) > 10 ** (-3)]
+
+    choices = [0.0, 0.001, -0.001, 0.0010000000000000002, 0.002, -0.002, 0.05, -0.05, 0.3]
+    for _ in range(3000):
+        base = float(rng.choice([0.0, 0.25, 0.5]))
+        replaced = [base - float(d) for d in rng.choice(choices, size=groups)]  # many ties, some at 10**-3 exactly
+        for top in (1, 3, groups):
+            assert scorer._top(features=features, base=base, replaced=replaced, top=top) == \
+                sorted_then_dropped(base, replaced, top)
+
+
+def test_answers_are_the_predictions_and_their_json_is_the_models_json(failure_loaded: LoadedModel) -> None:
+    """`failure_answers` (what the API writes, without building models) equals `failure_predict`, and its JSON
+    is the models' JSON byte for byte: compiled trees and pipelines, with and without explanations."""
+    frame = pd.concat([pd.DataFrame([HEALTHY_READING, POWER_FAILURE_READING, HEAT_FAILURE_READING,
+                                     {**POWER_FAILURE_READING, "torque_nm": 69.3, "tool_wear_min": 215},
+                                     {**HEAT_FAILURE_READING, "rotational_speed_rpm": 1381, "torque_nm": 25.0}]),
+                       simulate_ai4i(rows=120, seed=18)[list(READING_COLUMNS)]], ignore_index=True)
+    readings = _readings(frame)
+    for batch in (readings[:1], readings[:5], readings[:64], readings):  # the last one: the pipelines
+        for explain in (True, False):
+            answers = prediction.failure_answers(loaded=failure_loaded, readings=batch, explain=explain)
+            predictions = failure_predict(loaded=failure_loaded, readings=batch, explain=explain)
+            assert answers == [p.model_dump() for p in predictions]
+            assert [pydantic_core.to_json(a) for a in answers] == [p.model_dump_json().encode() for p in predictions]
+    explained = prediction.failure_answers(loaded=failure_loaded, readings=readings[:5])
+    assert any(a["conditions"] for a in explained) and any(a["top_features"] for a in explained)  # both were written
+
+
+def test_no_rows_score_to_nothing(failure_loaded: LoadedModel) -> None:
+    scorer = failure_scorer(loaded=failure_loaded)
+    for explain in (True, False):
+        assert scorer.score_rows([], explain=explain) == ([], [])
+        scores = scorer.score(features=np.empty((0, len(PHYSICS_FEATURES))), explain=explain)
+        assert scores.probabilities.shape == (0, len(FAILURE_OUTPUTS)) and scores.top_features == []
