@@ -86,12 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             return served([ReadingIn.model_validate(body)])[0].model_dump_json().encode()
 
         def pipelines(batch: list[ReadingIn]) -> Any:
-            return prediction._failure_predict_pipelines(loaded=loaded, readings=batch, explain=True)
+            return prediction._failure_answers_pipelines(loaded=loaded, readings=batch, explain=True)
 
         def pipelines_plain(batch: list[ReadingIn]) -> Any:
-            return prediction._failure_predict_pipelines(loaded=loaded, readings=batch, explain=False)
+            return prediction._failure_answers_pipelines(loaded=loaded, readings=batch, explain=False)
 
-        same_answers = all(served(r) == pipelines(r) for r in readings)
+        same_answers = all([p.model_dump() for p in served(r)] == pipelines(r) for r in readings)
         for batch in readings * 4:  # warm-up
             served(batch)
         rows = [

@@ -53,11 +53,8 @@ def failure_predict(*, loaded: LoadedModel, readings: Sequence[ReadingIn], expla
     (`common.maintenance.compiled`); large batches through the scikit-learn pipelines.
     Both give the same probabilities.
     """
-    scorer = _failure_scorer_for(loaded=loaded, readings=readings)
-    if scorer is None:
-        return _failure_predict_pipelines(loaded=loaded, readings=readings, explain=explain)
     return [FailurePredictionOut.model_validate(answer)
-            for answer in _failure_answers_compiled(scorer=scorer, loaded=loaded, readings=readings, explain=explain)]
+            for answer in failure_answers(loaded=loaded, readings=readings, explain=explain)]
 
 
 def failure_answers(*, loaded: LoadedModel, readings: Sequence[ReadingIn], explain: bool = True) -> list[dict[str, Any]]:
@@ -66,7 +63,7 @@ def failure_answers(*, loaded: LoadedModel, readings: Sequence[ReadingIn], expla
     without building the model (what the API answers: the values are made here, from validated readings)."""
     scorer = _failure_scorer_for(loaded=loaded, readings=readings)
     if scorer is None:
-        return [p.model_dump() for p in _failure_predict_pipelines(loaded=loaded, readings=readings, explain=explain)]
+        return _failure_answers_pipelines(loaded=loaded, readings=readings, explain=explain)
     return _failure_answers_compiled(scorer=scorer, loaded=loaded, readings=readings, explain=explain)
 
 
@@ -91,9 +88,9 @@ def _failure_answers_compiled(
     ]
 
 
-def _failure_predict_pipelines(
+def _failure_answers_pipelines(
     *, loaded: LoadedModel, readings: Sequence[ReadingIn], explain: bool
-) -> list[FailurePredictionOut]:
+) -> list[dict[str, Any]]:
     model: FailureRiskModel = loaded.artifact
     frame = readings_frame(readings=readings)
     features = physics_features(readings=frame)
@@ -103,9 +100,9 @@ def _failure_predict_pipelines(
     feature_rows = features[list(PHYSICS_FEATURES)].to_numpy(dtype=np.float64).tolist()
     score_rows = scores[list(FAILURE_OUTPUTS)].to_numpy(dtype=np.float64).tolist()
     return [
-        FailurePredictionOut.model_validate(_failure_out(
+        _failure_out(
             product_type=reading.product_type, features=feature_rows[i], probabilities=score_rows[i],
-            top_features=top[i], threshold=threshold, explain=explain, ref=loaded.ref))
+            top_features=top[i], threshold=threshold, explain=explain, ref=loaded.ref)
         for i, reading in enumerate(readings)
     ]
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from common.cli import main as mlapps_main
 from common.maintenance import prediction
-from common.maintenance.schemas import FailureBatchOut, ReadingIn
+from common.maintenance.schemas import FailureBatchOut, FailurePredictionOut, ReadingIn
 from tests.maintenance_flask.support import HEALTHY_READING, HEAT_FAILURE_READING, POWER_FAILURE_READING, at, telemetry
 from tests.support.servers import wsgi_server
 
@@ -111,15 +111,15 @@ def test_predictions_are_served_by_the_compiled_trees_with_unchanged_answers(
     served = [client.post("/api/v1/predict/failure", json=r).get_json() for r in readings]
     loaded = client.application.extensions["maintenance"].failure_loaded()
     # The scikit-learn pipelines (what the endpoint used before) give the same answers.
-    assert served == [prediction._failure_predict_pipelines(loaded=loaded, readings=[ReadingIn(**r)], explain=True)[0]
-                      .model_dump(mode="json") for r in readings]
+    assert served == [prediction._failure_answers_pipelines(loaded=loaded, readings=[ReadingIn(**r)], explain=True)[0]
+                      for r in readings]
     batch = client.post("/api/v1/predict/failure", json=readings).get_json()
     assert batch == {"predictions": served}
 
     def refuse(**_kwargs: Any) -> None:
         raise AssertionError("the scikit-learn pipelines served a few readings")
 
-    monkeypatch.setattr(prediction, "_failure_predict_pipelines", refuse)
+    monkeypatch.setattr(prediction, "_failure_answers_pipelines", refuse)
     assert [client.post("/api/v1/predict/failure", json=r).get_json() for r in readings] == served
     assert client.post("/api/v1/predict/failure", json=readings).get_json() == batch
 
@@ -131,8 +131,8 @@ def test_the_benchmark_reading_and_batches_are_explained_as_the_pipelines_explai
     readings = [benchmark, {**benchmark, "tool_wear_min": 210}, {**POWER_FAILURE_READING, "torque_nm": 69.3},
                 {**HEAT_FAILURE_READING, "rotational_speed_rpm": 1381}, {**HEALTHY_READING, "torque_nm": 62.0}]
     loaded = client.application.extensions["maintenance"].failure_loaded()
-    expected = [p.model_dump(mode="json") for p in prediction._failure_predict_pipelines(
-        loaded=loaded, readings=[ReadingIn(**r) for r in readings], explain=True)]
+    expected = prediction._failure_answers_pipelines(loaded=loaded, readings=[ReadingIn(**r) for r in readings],
+                                                  explain=True)
     assert [client.post("/api/v1/predict/failure", json=r).get_json() for r in readings] == expected
     assert client.post("/api/v1/predict/failure", json=readings).get_json() == {"predictions": expected}
 
@@ -143,8 +143,8 @@ def test_the_answer_is_the_models_json_byte_for_byte(client: FlaskClient) -> Non
                  "rotational_speed_rpm": 1500.0, "torque_nm": 40.0, "tool_wear_min": 100.0}
     readings = [benchmark, POWER_FAILURE_READING, HEAT_FAILURE_READING, {**HEALTHY_READING, "tool_wear_min": 230}]
     loaded = client.application.extensions["maintenance"].failure_loaded()
-    expected = prediction._failure_predict_pipelines(loaded=loaded, readings=[ReadingIn(**r) for r in readings],
-                                                     explain=True)
+    expected = [FailurePredictionOut.model_validate(answer) for answer in prediction._failure_answers_pipelines(
+        loaded=loaded, readings=[ReadingIn(**r) for r in readings], explain=True)]
     for reading, model in zip(readings, expected, strict=True):
         response = client.post("/api/v1/predict/failure", json=reading)
         assert response.status_code == 200 and response.mimetype == "application/json"

@@ -67,8 +67,7 @@ def test_answers_with_explanations_are_the_same_as_the_pipelines(failure_loaded:
     readings = _readings(frame)
     for explain in (True, False):
         served = [p.model_dump() for p in failure_predict(loaded=failure_loaded, readings=readings, explain=explain)]
-        pipelines = [p.model_dump() for p in prediction._failure_predict_pipelines(
-            loaded=failure_loaded, readings=readings, explain=explain)]
+        pipelines = prediction._failure_answers_pipelines(loaded=failure_loaded, readings=readings, explain=explain)
         assert served == pipelines
     assert any(p["top_features"] for p in served) is False  # explain=False: none
     explained = failure_predict(loaded=failure_loaded, readings=readings[:3])
@@ -81,7 +80,7 @@ def test_a_reading_is_served_without_the_pipelines(failure_loaded: LoadedModel, 
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the scikit-learn pipelines were called for one reading")
 
-    monkeypatch.setattr(prediction, "_failure_predict_pipelines", refuse)
+    monkeypatch.setattr(prediction, "_failure_answers_pipelines", refuse)
     served = failure_predict(loaded=failure_loaded, readings=_readings(pd.DataFrame([POWER_FAILURE_READING])))
     assert served == expected
 
