@@ -188,6 +188,23 @@ def test_targets_report_met_and_missed_goals() -> None:
     assert "MISSED" in compare.targets_table({"targets": list(checks.values())})
 
 
+def test_ratio_targets_show_their_lowest_and_highest_round() -> None:
+    # A noisy machine: the verdict is the median of same-round ratios, and the table says how far rounds strayed.
+    result = _fake_result({
+        ("floor:post", 8): [1000, 1000, 1000], ("article:seed", 8): [250, 200, 250],
+        ("credit:seed", 8): [450, 500, 700], ("credit:health", 8): [500, 500, 1000],
+    })
+    checks = {c["target"]: c for c in compare.targets_check(result)}
+    main = checks["credit seed predict vs its /healthz, c=8"]
+    assert main["value"] == pytest.approx(0.9) and main["passed"] is True
+    assert main["round_range"] == pytest.approx([0.7, 1.0]) and main["rounds"] == 3
+    seed = checks["credit (Flask) seed predict vs article-style baseline, c=8"]
+    assert seed["value"] == pytest.approx(2.5) and seed["round_range"] == pytest.approx([1.8, 2.8])
+    table = compare.targets_table({"targets": list(checks.values())})
+    assert "| 0.90 | >= 0.8x | met | 0.70-1.00 (3) |" in table
+    assert "| 2.50 | >= 2x | met | 1.80-2.80 (3) |" in table
+
+
 def test_python_generator_measures_a_real_server(tmp_path: Path) -> None:
     spec = compare.baseline_servers(seed_model_file=None)[0]
     env = compare.server_environment(options=compare.CompareOptions(workers=1))
