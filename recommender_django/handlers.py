@@ -1,20 +1,24 @@
-"""The WSGI handler: Django's, with a shorter middleware chain for cookie-less reads of the busiest URL.
+"""The WSGI handler: Django's, with a shorter middleware chain for cookie-less calls of the busiest URLs.
 
-Django runs every MIDDLEWARE entry on every request.  For a GET without a Cookie header to a
-view marked `@cookieless_read` (the recommendations route), five of them have nothing to do,
-so such a request goes through a second chain: the same list, in the same order, without
+Django runs every MIDDLEWARE entry on every request.  For a request without a Cookie header to
+a view marked `@cookieless_read` (a GET: the recommendations route) or `@cookieless_stateless`
+(any method: the article's seed endpoint), five of them have nothing to do, so such a request
+goes through a second chain: the same list, in the same order, without
 
 - WhiteNoise: it answers static-file paths only;
 - sessions and authentication: without a cookie the session is new and empty, the user
   anonymous.  A view that needs to know the session's user asks `session_user`, which in the
   short chain raises `FullChainRequired`: the request is then answered again by the full
   chain, so the answer is the same to the header (the session middleware's `Vary: Cookie`);
-- CSRF: it checks unsafe methods only (and the marked views are exempt);
+- CSRF: it checks unsafe methods only, and the marked views are exempt (a stateless view must
+  be `csrf_exempt`: it may be posted to);
 - messages: API answers add none.
 
-Every other middleware (HTTPS redirect, host validation, security headers, Content-Length,
-problem+json errors) runs in both chains.  Anything else takes the full chain: other methods,
-requests with cookies, and a path that resolves to an unmarked view after all.
+A stateless view never looks at the session or the user (it never asks `session_user`), so a
+request it gets, body included, is never handed back to the full chain.  Every other
+middleware (HTTPS redirect, host validation, security headers, Content-Length, problem+json
+errors) runs in both chains.  Anything else takes the full chain: requests with cookies, other
+methods than GET to a read view, and a path that resolves to an unmarked view after all.
 """
 
 from __future__ import annotations
@@ -55,6 +59,20 @@ def cookieless_read(view: View) -> View:
     the request to code that may read more (another view)."""
     view.cookieless_read = True  # type: ignore[attr-defined]
     return view
+
+
+def cookieless_stateless(view: View) -> View:
+    """Marks a CSRF-exempt view that never reads the session, the user or the CSRF token: its
+    cookie-less requests of any method may go through the short chain."""
+    if not getattr(view, "csrf_exempt", False):
+        raise ImproperlyConfigured(f"{view.__name__}: a stateless view in the short chain must be csrf_exempt")
+    view.cookieless_stateless = True  # type: ignore[attr-defined]
+    return view
+
+
+def short_chain_allows(view: Callable[..., object], method: str | None) -> bool:
+    """Whether a cookie-less `method` request to `view` may take the short chain."""
+    return getattr(view, "cookieless_stateless", False) or (method == "GET" and getattr(view, "cookieless_read", False))
 
 
 def require_full_chain(request: HttpRequest) -> None:
@@ -111,7 +129,7 @@ class ShortChain(BaseHandler):
             match = super().resolve_request(request)
         except Resolver404:
             raise FullChainRequired from None
-        if not getattr(match.func, "cookieless_read", False):
+        if not short_chain_allows(match.func, request.method):
             raise FullChainRequired
         return match
 
@@ -123,32 +141,36 @@ class ShortChain(BaseHandler):
 
 
 class ShortChainHandlerMixin:
-    """Answers cookie-less GETs of `@cookieless_read` views with the short chain (a BaseHandler mixin)."""
+    """Answers cookie-less requests of marked views with the short chain (a BaseHandler mixin)."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async)
         self._short_chain = ShortChain([path for path in settings.MIDDLEWARE if path not in SHORT_CHAIN_SKIPS])
-        self._short_paths: dict[str, list[re.Pattern[str]]] = {}
+        self._short_paths: dict[str, list[tuple[re.Pattern[str], Callable[..., object]]]] = {}
 
-    def short_paths(self) -> list[re.Pattern[str]]:
-        """The patterns of the marked views among the root URLconf's own (a match is checked on resolving)."""
+    def short_paths(self) -> list[tuple[re.Pattern[str], Callable[..., object]]]:
+        """The patterns (and views) of the marked views among the root URLconf's own (a match is checked on
+        resolving)."""
         urlconf = settings.ROOT_URLCONF
         found = self._short_paths.get(urlconf)
         if found is None:
             found = self._short_paths[urlconf] = [
-                pattern.pattern.regex for pattern in get_resolver(urlconf).url_patterns
-                if getattr(getattr(pattern, "callback", None), "cookieless_read", False)]
+                (pattern.pattern.regex, pattern.callback) for pattern in get_resolver(urlconf).url_patterns
+                if getattr(pattern, "callback", None) is not None
+                and (short_chain_allows(pattern.callback, "GET") or short_chain_allows(pattern.callback, None))]
         return found
 
     def get_response(self, request: HttpRequest) -> HttpResponseBase:
-        if request.method == "GET" and not request.META.get("HTTP_COOKIE"):
+        if not request.META.get("HTTP_COOKIE"):
             path = request.path_info[1:]
-            for regex in self.short_paths():
-                if regex.search(path):
+            for regex, view in self.short_paths():
+                if short_chain_allows(view, request.method) and regex.search(path):
                     request.short_chain = True
                     response = self._short_chain.get_response(request)
                     if not isinstance(response, _AnswerAgain):
                         return response
+                    if getattr(request, "_read_started", False):  # a stateless view asked for the full chain
+                        raise ImproperlyConfigured(f"{view.__name__} read the body, then needed the full chain")
                     request = type(request)(request.environ)  # as it came: nothing was read from it
                     break
         return super().get_response(request)

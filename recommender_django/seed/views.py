@@ -31,6 +31,7 @@ from common.seed import (
     seed_problem,
     seed_unavailable_problem,
 )
+from recommender_django.handlers import cookieless_stateless
 
 
 def _not_features() -> SeedInputError:
@@ -66,6 +67,7 @@ def _features_read(request: HttpRequest) -> list[float]:
     raise _not_features()
 
 
+@cookieless_stateless  # see handlers.py: a request without cookies skips sessions, auth, CSRF and messages
 @csrf_exempt  # the article's clients post without a CSRF token; the endpoint changes no state
 def seed_predict(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":

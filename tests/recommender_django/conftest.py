@@ -129,3 +129,20 @@ def token_for(db: None):  # noqa: ANN201
         return token, get_user_model().objects.get(username=name)
 
     return create
+
+
+@pytest.fixture
+def chains(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the short chain did with each request it got: 'short' (answered) or 'again' (full chain)."""
+    from recommender_django.handlers import ShortChain, _AnswerAgain
+
+    taken: list[str] = []
+    original = ShortChain.get_response
+
+    def spy(self: ShortChain, request):  # noqa: ANN001, ANN202
+        response = original(self, request)
+        taken.append("again" if isinstance(response, _AnswerAgain) else "short")
+        return response
+
+    monkeypatch.setattr(ShortChain, "get_response", spy)
+    return taken

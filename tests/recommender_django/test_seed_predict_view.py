@@ -21,7 +21,9 @@ from django.test import Client  # noqa: E402
 
 from common.registry import ModelRegistry  # noqa: E402
 from common.settings import Settings  # noqa: E402
+from recommender_django.handlers import cookieless_stateless  # noqa: E402
 from recommender_django.seed.views import seed_service  # noqa: E402
+from tests.recommender_django.chains import both  # noqa: E402
 from tests.support.seed import seed_install, seed_trained  # noqa: E402
 from tests.support.servers import wsgi_server  # noqa: E402
 
@@ -138,3 +140,34 @@ def test_the_model_is_loaded_once(client: Client, monkeypatch: pytest.MonkeyPatc
     for _ in range(5):
         assert client.post(URL, _form(EXAMPLE)).status_code == 200
     assert loads == ["seed"]
+
+
+@pytest.mark.parametrize(("method", "extra", "status"), [
+    ("post", {"data": _form(EXAMPLE)}, 200),  # the article's client
+    ("post", {"data": {"features": RISKY}, "content_type": "application/json"}, 200),
+    ("post", {"data": {k: v for k, v in _form(EXAMPLE).items() if k != "feature_3"}}, 400),
+    ("post", {"data": "{not json", "content_type": "application/json"}, 400),
+    ("get", {}, 405),
+    ("put", {"data": _form(EXAMPLE)}, 405),
+])
+def test_cookie_less_calls_take_the_short_chain_and_get_the_full_chains_answer(
+    client: Client, chains: list[str], method: str, extra: dict, status: int,
+) -> None:
+    """The seed view reads no session or user (handlers.py): without cookies the short middleware chain
+    answers every method, header for header what the full chain answers."""
+    assert both(client, method, URL, **extra)[0] == status
+    assert chains == ["short"]
+
+
+def test_calls_with_cookies_take_the_full_chain(client: Client, chains: list[str]) -> None:
+    client.cookies["sessionid"] = "whatever"
+    assert both(client, "post", URL, data=_form(EXAMPLE))[0] == 200
+    assert chains == []
+
+
+def test_only_csrf_exempt_views_can_be_stateless_in_the_short_chain() -> None:
+    def view(request: object) -> None: ...
+
+    with pytest.raises(django.core.exceptions.ImproperlyConfigured, match="csrf_exempt"):
+        cookieless_stateless(view)
+

@@ -6,51 +6,11 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
-from django.test.client import ClientHandler
 
-from recommender_django.handlers import SHORT_CHAIN_SKIPS, ShortChain, ShortChainHandlerMixin, _AnswerAgain
+from recommender_django.handlers import SHORT_CHAIN_SKIPS
+from tests.recommender_django.chains import ShortChainClientHandler, both
 
 pytestmark = pytest.mark.django_db
-
-
-class ShortChainClientHandler(ShortChainHandlerMixin, ClientHandler):
-    """The test client's handler with the short chain of the served one (ProjectWSGIHandler)."""
-
-
-def short_client(client: Client) -> Client:
-    """A copy of `client` (same cookies) whose requests go through the short chain where it applies."""
-    other = Client(enforce_csrf_checks=client.handler.enforce_csrf_checks)
-    other.handler = ShortChainClientHandler(enforce_csrf_checks=client.handler.enforce_csrf_checks)
-    other.cookies = client.cookies
-    return other
-
-
-@pytest.fixture
-def chains(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What the short chain did with each request it got: 'short' (answered) or 'again' (full chain)."""
-    taken: list[str] = []
-    original = ShortChain.get_response
-
-    def spy(self: ShortChain, request):  # noqa: ANN001, ANN202
-        response = original(self, request)
-        taken.append("again" if isinstance(response, _AnswerAgain) else "short")
-        return response
-
-    monkeypatch.setattr(ShortChain, "get_response", spy)
-    return taken
-
-
-def answer(client: Client, method: str, path: str, **extra: str) -> tuple[int, list, list, bytes]:
-    response = getattr(client, method)(path, **extra)
-    cookies = sorted((name, morsel.OutputString()) for name, morsel in response.cookies.items())
-    return response.status_code, sorted(response.items()), cookies, response.content
-
-
-def both(client: Client, method: str, path: str, **extra: str) -> tuple[int, list, list, bytes]:
-    full = answer(client, method, path, **extra)
-    short = answer(short_client(client), method, path, **extra)
-    assert short == full
-    return short
 
 
 def test_the_short_chain_is_the_middleware_list_without_the_skipped_ones() -> None:
