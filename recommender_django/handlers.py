@@ -70,7 +70,7 @@ def cookieless_stateless(view: View) -> View:
     return view
 
 
-def short_chain_allows(view: Callable[..., object], method: str | None) -> bool:
+def short_chain_allows(view: Callable[..., object] | None, method: str | None) -> bool:
     """Whether a cookie-less `method` request to `view` may take the short chain."""
     return getattr(view, "cookieless_stateless", False) or (method == "GET" and getattr(view, "cookieless_read", False))
 
@@ -156,8 +156,7 @@ class ShortChainHandlerMixin:
         if found is None:
             found = self._short_paths[urlconf] = [
                 (pattern.pattern.regex, pattern.callback) for pattern in get_resolver(urlconf).url_patterns
-                if getattr(pattern, "callback", None) is not None
-                and (short_chain_allows(pattern.callback, "GET") or short_chain_allows(pattern.callback, None))]
+                if short_chain_allows(getattr(pattern, "callback", None), "GET")]  # every marked view takes GETs
         return found
 
     def get_response(self, request: HttpRequest) -> HttpResponseBase:
