@@ -191,14 +191,20 @@ def _edge_rows(classifier: object, *, base: np.ndarray, count: int, seed: int) -
 
 
 def test_packed_thresholds_are_the_largest_float32_not_above_the_float64_ones(fitted: dict) -> None:
+    import common.compiled_trees as compiled_trees
+
     compiled = trees_compile(classifiers=[fitted["soft vote"], fitted["random forest"], fitted["prior"]],
                              n_features=FEATURES)
-    packed, (words, thresholds) = compiled._nodes
+    packed, (words, thresholds), leaf_values = compiled._nodes
     assert packed and words.dtype == np.uint32 and thresholds.dtype == np.float32 and not words.flags.writeable
     t32 = thresholds[1::2]
-    np.testing.assert_array_equal(words[0::2] >> 8, compiled.left)
-    np.testing.assert_array_equal(words[0::2] & 255, compiled.feature)
     internal = compiled.left != np.arange(compiled.n_nodes)
+    np.testing.assert_array_equal(words[0::2][internal] >> 8, compiled.left[internal])
+    np.testing.assert_array_equal(words[0::2][internal] & 255, compiled.feature[internal])
+    # A leaf's word: the index of its value in the table of distinct leaf values, and the leaf mark.
+    assert ((words[0::2][~internal] & 255) == compiled_trees.PACKED_LEAF).all()
+    np.testing.assert_array_equal(leaf_values[words[0::2][~internal] >> 8], compiled.value[~internal])
+    assert leaf_values.size == np.unique(compiled.value[~internal]).size and not leaf_values.flags.writeable
     assert (t32[internal].astype(np.float64) <= compiled.threshold[internal]).all()
     above = np.nextafter(t32[internal], np.float32(np.inf)).astype(np.float64)
     assert (above > compiled.threshold[internal]).all()  # the next float32 up is beyond the threshold
