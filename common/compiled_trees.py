@@ -70,9 +70,9 @@ CHUNK_ROWS = 4096
 WALKS_IN_FLIGHT = 128
 # The outputs asked of each row are kept for calls of up to this many rows (the served shapes).
 MASK_CACHE_ROWS = 256
-# The packed layout (`left << 8 | feature` in a uint32): node ids below 2**24, features below 2**8.
+# The packed layout (`left << 8 | feature` in a uint32): node ids below 2**24, features 0..254 (255 marks a leaf).
 PACKED_MAX_NODES = 1 << 24
-PACKED_MAX_FEATURES = 255  # feature 255 marks a packed leaf
+PACKED_MAX_FEATURES = 255
 PACKED_LEAF = 255
 
 
