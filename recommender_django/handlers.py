@@ -170,9 +170,23 @@ class ShortChainHandlerMixin:
                         return response
                     if getattr(request, "_read_started", False):  # a stateless view asked for the full chain
                         raise ImproperlyConfigured(f"{view.__name__} read the body, then needed the full chain")
-                    request = type(request)(request.environ)  # as it came: nothing was read from it
+                    request = _request_again(request)
                     break
         return super().get_response(request)
+
+
+def _request_again(request: HttpRequest) -> HttpRequest:
+    """A new request from `request`'s environ, as it came (nothing was read from its body).
+
+    Building a WSGIRequest replaces the environ's PATH_INFO and SCRIPT_NAME with their decoded values; a
+    second one reads them as WSGI strings (bytes as ISO-8859-1) again, so they are put back in that form
+    (a path such as /api/users/%F2%9E%8F%B7/... is not ISO-8859-1 once decoded).
+    """
+    environ = request.environ
+    for key in ("PATH_INFO", "SCRIPT_NAME"):
+        if key in environ:
+            environ[key] = environ[key].encode("utf-8").decode("iso-8859-1")
+    return type(request)(environ)
 
 
 class ProjectWSGIHandler(ShortChainHandlerMixin, WSGIHandler):
