@@ -170,4 +170,3 @@ def test_only_csrf_exempt_views_can_be_stateless_in_the_short_chain() -> None:
 
     with pytest.raises(django.core.exceptions.ImproperlyConfigured, match="csrf_exempt"):
         cookieless_stateless(view)
-
